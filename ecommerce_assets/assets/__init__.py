@@ -1,0 +1,1 @@
+"""One module per layer: landing -> raw -> clean -> warehouse -> dbt."""

@@ -1,0 +1,70 @@
+"""Spark-cleaned events and their quarantine, one Spark pass over the run's weeks."""
+
+from collections import Counter
+
+import dagster as dg
+import duckdb
+from dagster_pyspark import LazyPySparkResource
+
+from ecommerce_assets.assets.common import preview, weeks_of
+from ecommerce_assets.checks import clean_check_results, clean_check_specs
+from ecommerce_assets.lake import folder_bytes
+from ecommerce_assets.partitions import weekly_partitions_def
+from ecommerce_assets.resources import LakeResource
+from ecommerce_assets.spark.pipeline import clean_weeks
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "clean_events",
+            deps=["raw_events"],
+            group_name="lake",
+            kinds={"spark", "parquet"},
+            description="clean/events/week=.../*.parquet: typed, de-duplicated, imputed events.",
+        ),
+        dg.AssetSpec(
+            "rejected_events",
+            deps=["raw_events"],
+            group_name="lake",
+            kinds={"spark", "parquet"},
+            description="quarantine/events/week=.../*.parquet: rejected lines with reject_reason and source file.",
+        ),
+    ],
+    check_specs=clean_check_specs,
+    partitions_def=weekly_partitions_def,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource, lake: LakeResource):
+    store = lake.lake
+    weeks = weeks_of(context)
+    try:
+        counts = clean_weeks(pyspark.spark_session, store, weeks)
+    except FileNotFoundError as error:
+        raise dg.Failure(description=str(error)) from None
+    by_reason: Counter[str] = Counter()
+    for week_counts in counts.values():
+        by_reason.update(week_counts.rejected_by_reason)
+    files = sorted(str(p) for w in weeks for p in store.clean_week(w).glob("*.parquet"))
+    sample = duckdb.sql("select * from read_parquet($f) limit 5", params={"f": files[:1]}) if files else None
+    yield dg.MaterializeResult(
+        asset_key="clean_events",
+        metadata={
+            "raw_rows": sum(c.raw_rows for c in counts.values()),
+            "clean_rows": sum(c.clean_rows for c in counts.values()),
+            "duplicates": sum(c.duplicates for c in counts.values()),
+            "rejected_rows": sum(c.rejected_rows for c in counts.values()),
+            "weeks": dg.MetadataValue.json({w.isoformat(): c.as_manifest() for w, c in counts.items()}),
+            "bytes": sum(folder_bytes(store.clean_week(w)) for w in weeks),
+            "preview": preview(sample.fetchall(), sample.columns) if sample is not None else dg.MetadataValue.text("no rows"),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="rejected_events",
+        metadata={
+            "rejected_rows": sum(by_reason.values()),
+            "rejected_by_reason": dg.MetadataValue.json(dict(sorted(by_reason.items()))),
+            "bytes": sum(folder_bytes(store.rejected_week(w)) for w in weeks),
+        },
+    )
+    yield from clean_check_results(store, weeks)

@@ -1,0 +1,23 @@
+"""Small helpers shared by the asset modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import dagster as dg
+
+from ecommerce_assets.partitions import weeks_in_range
+
+
+def weeks_of(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """The Monday weeks this run covers: one for a single partition, many for a single-run backfill."""
+    key_range = context.partition_key_range
+    return weeks_in_range(key_range.start, key_range.end)
+
+
+def preview(rows: list[tuple[Any, ...]], columns: list[str]) -> dg.MetadataValue:
+    """A few rows as a Dagster table, values as text so any type renders."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in columns])
+    records = [dg.TableRecord({name: ("" if v is None else str(v)) for name, v in zip(columns, row)}) for row in rows]
+    return dg.MetadataValue.table(records=records, schema=schema)

@@ -1,0 +1,59 @@
+"""Raw weekly files: each week's lines copied unchanged from the month(s) it overlaps."""
+
+import shutil
+from collections import Counter
+
+import dagster as dg
+
+from ecommerce_assets.assets.common import weeks_of
+from ecommerce_assets.lake import MissingLandingFile, folder_bytes, publish, write_manifest
+from ecommerce_assets.partitions import months_overlapping, weekly_partitions_def
+from ecommerce_assets.raw_split import LandingFormatError, split_month
+from ecommerce_assets.resources import LakeResource
+from ecommerce_assets.settings import load_settings
+
+
+@dg.asset(
+    partitions_def=weekly_partitions_def,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
+    group_name="lake",
+    kinds={"csv"},
+    description="raw/events/week=YYYY-MM-DD/part-*.csv.gz: the week's lines as delivered, in several gzip parts.",
+)
+def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store = lake.lake
+    weeks = weeks_of(context)
+    stages = {week: store.staging(f"raw-{week}") for week in weeks}
+    rows_by_week: Counter = Counter()
+    sources: dict[str, dict[str, int]] = {week.isoformat(): {} for week in weeks}
+    unroutable: Counter[str] = Counter()
+    # A month is read once per run, however many of the run's weeks it feeds.
+    for month in months_overlapping(weeks, load_settings()):
+        try:
+            source = store.landing_file(month)
+            unroutable_stage = store.staging(f"unroutable-{month:%Y-%m}")
+            split = split_month(source, month, stages, unroutable_stage)
+        except (MissingLandingFile, LandingFormatError) as error:
+            for stage in stages.values():
+                shutil.rmtree(stage, ignore_errors=True)
+            raise dg.Failure(description=str(error)) from None
+        publish(unroutable_stage, store.unroutable_month(month))
+        context.log.info(f"{source.name}: {split.rows_read} lines, {sum(split.unroutable.values())} unroutable")
+        unroutable.update(split.unroutable)
+        rows_by_week.update(split.rows_by_week)
+        for week, rows in split.rows_by_week.items():
+            sources[week.isoformat()][source.name] = rows
+    for week, stage in stages.items():
+        write_manifest(stage, {"week": week.isoformat(), "rows": rows_by_week[week], "sources": sources[week.isoformat()]})
+        publish(stage, store.raw_week(week))
+    return dg.MaterializeResult(
+        metadata={
+            "rows": sum(rows_by_week.values()),
+            "rows_by_week": dg.MetadataValue.json({w.isoformat(): rows_by_week[w] for w in weeks}),
+            "unroutable_rows_in_source_months": sum(unroutable.values()),
+            "unroutable_by_reason": dg.MetadataValue.json(dict(unroutable)),
+            "bytes": sum(folder_bytes(store.raw_week(w)) for w in weeks),
+            "sources": dg.MetadataValue.json(sources),
+        }
+    )

@@ -1,0 +1,125 @@
+"""Data-quality checks, computed from what was written (Parquet files, warehouse rows), not from the
+counts the writer reported, so that each check can fail. Results cover every week of the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import duckdb
+
+from ecommerce_assets.lake import Lake, read_manifest
+from ecommerce_assets.spark.clean import EVENT_TYPES
+
+CLEAN = dg.AssetKey("clean_events")
+WAREHOUSE = dg.AssetKey("warehouse_events")
+
+clean_check_specs = [
+    dg.AssetCheckSpec(
+        "row_accounting",
+        asset=CLEAN,
+        blocking=True,
+        description="Per week: raw rows = clean rows + exact duplicates + rejected rows.",
+    ),
+    dg.AssetCheckSpec("no_null_keys", asset=CLEAN, description="event_id, event_time, event_type, product_id, category_id and user_id are never null."),
+    dg.AssetCheckSpec("event_id_unique", asset=CLEAN, description="event_id is unique within each week."),
+    dg.AssetCheckSpec("accepted_event_types", asset=CLEAN, description=f"event_type is one of {', '.join(EVENT_TYPES)}."),
+    dg.AssetCheckSpec("events_inside_week", asset=CLEAN, description="Every event_time lies in its week's half-open window [Monday, next Monday)."),
+]
+warehouse_check_specs = [
+    dg.AssetCheckSpec(
+        "rows_match_clean",
+        asset=WAREHOUSE,
+        blocking=True,
+        description="Warehouse rows per week equal the cleaned Parquet rows of that week.",
+    ),
+]
+
+
+def _clean_files(lake: Lake, weeks: list[dt.date]) -> list[str]:
+    return sorted(str(p) for w in weeks for p in lake.clean_week(w).glob("*.parquet"))
+
+
+def _rows_per_week(files: list[str]) -> dict[dt.date, int]:
+    """Row count per week folder, read from the Parquet files themselves."""
+    if not files:
+        return {}
+    rows = duckdb.sql(
+        "select week, count(*) from read_parquet($files, hive_partitioning = true, hive_types = {'week': date}) group by week",
+        params={"files": files},
+    ).fetchall()
+    return {week: count for week, count in rows}
+
+
+def clean_counts(lake: Lake, weeks: list[dt.date]) -> dict[dt.date, int]:
+    return _rows_per_week(_clean_files(lake, weeks))
+
+
+def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckResult]:
+    clean = clean_counts(lake, weeks)
+    rejected = _rows_per_week(sorted(str(p) for w in weeks for p in lake.rejected_week(w).glob("*.parquet")))
+    unbalanced = {}
+    for week in weeks:
+        raw_rows = int(read_manifest(lake.raw_week(week))["rows"])
+        duplicates = int(read_manifest(lake.clean_week(week))["duplicates"])
+        accounted = clean.get(week, 0) + duplicates + rejected.get(week, 0)
+        if raw_rows != accounted:
+            unbalanced[week.isoformat()] = f"raw {raw_rows} != clean {clean.get(week, 0)} + duplicates {duplicates} + rejected {rejected.get(week, 0)}"
+    results = [
+        dg.AssetCheckResult(
+            check_name="row_accounting",
+            asset_key=CLEAN,
+            passed=not unbalanced,
+            metadata={"weeks_checked": len(weeks), "unbalanced_weeks": dg.MetadataValue.json(unbalanced)},
+        )
+    ]
+    files = _clean_files(lake, weeks)
+    if files:
+        null_keys, duplicate_ids, bad_types, outside = duckdb.sql(
+            f"""
+            with events as (select * from read_parquet($files, hive_partitioning = true, hive_types = {{'week': date}}))
+            select
+                count(*) filter (where event_id is null or event_time is null or event_type is null
+                                 or product_id is null or category_id is null or user_id is null),
+                count(*) - count(distinct (week, event_id)),
+                count(*) filter (where event_type not in {EVENT_TYPES!r}),
+                count(*) filter (where event_time < week or event_time >= week + interval 7 day)
+            from events
+            """,
+            params={"files": files},
+        ).fetchone()
+    else:
+        null_keys = duplicate_ids = bad_types = outside = 0
+    for name, failing in (
+        ("no_null_keys", null_keys),
+        ("event_id_unique", duplicate_ids),
+        ("accepted_event_types", bad_types),
+        ("events_inside_week", outside),
+    ):
+        results.append(
+            dg.AssetCheckResult(check_name=name, asset_key=CLEAN, passed=failing == 0, metadata={"failing_rows": failing})
+        )
+    return results
+
+
+def warehouse_check_result(
+    connection: duckdb.DuckDBPyConnection, lake: Lake, weeks: list[dt.date]
+) -> dg.AssetCheckResult:
+    clean = clean_counts(lake, weeks)
+    loaded = dict(
+        connection.execute(
+            "select event_week, count(*) from raw.events where event_week >= ? and event_week < ? group by 1",
+            [weeks[0], weeks[-1] + dt.timedelta(days=7)],
+        ).fetchall()
+    )
+    mismatched = {
+        w.isoformat(): f"warehouse {loaded.get(w, 0)} != clean {clean.get(w, 0)}"
+        for w in weeks
+        if loaded.get(w, 0) != clean.get(w, 0)
+    }
+    return dg.AssetCheckResult(
+        check_name="rows_match_clean",
+        asset_key=WAREHOUSE,
+        passed=not mismatched,
+        metadata={"weeks_checked": len(weeks), "mismatched_weeks": dg.MetadataValue.json(mismatched)},
+    )

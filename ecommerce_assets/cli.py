@@ -1,0 +1,87 @@
+"""`ecommerce` console entry point: generate data, show settings, print per-layer counts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from ecommerce_assets.settings import VARIABLES, SettingsError, load_settings
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from ecommerce_assets.generator.synthetic import generate, parse_months
+
+    out = Path(args.out) if args.out else load_settings().lake / "landing"
+    started = time.perf_counter()
+    files = generate(out, args.scale, parse_months(args.months), args.seed, compress=not args.plain)
+    for path in files:
+        print(f"{path}  {path.stat().st_size:,} bytes")
+    print(f"generated {len(files)} file(s) in {time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _settings(_: argparse.Namespace) -> int:
+    settings = load_settings()
+    for name, default, description in VARIABLES:
+        print(f"{name:38} default {default:40} {description}")
+    print()
+    print(json.dumps({k: str(v) for k, v in vars(settings).items()}, indent=2))
+    return 0
+
+
+def layer_counts() -> dict[str, int]:
+    """Rows per layer over all weeks, read from the lake's files and the warehouse."""
+    settings = load_settings()
+    lake = settings.lake
+    counts: dict[str, int] = {}
+    manifests = sorted((lake / "raw" / "events").glob("week=*/_manifest.json"))
+    counts["raw weeks"] = len(manifests)
+    counts["raw rows"] = sum(json.loads(p.read_text())["rows"] for p in manifests)
+    clean = sorted((lake / "clean" / "events").glob("week=*/_manifest.json"))
+    counts["duplicates dropped"] = sum(json.loads(p.read_text())["duplicates"] for p in clean)
+    for label, folder in (("clean rows", "clean/events"), ("rejected rows", "quarantine/events")):
+        files = [str(p) for p in (lake / folder).glob("week=*/*.parquet")]
+        counts[label] = duckdb.sql("select count(*) from read_parquet($f)", params={"f": files}).fetchone()[0] if files else 0
+    if settings.duckdb_path.exists():
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            for label, table in (("warehouse raw.events", "raw.events"), ("dbt core.fct_events", "core.fct_events")):
+                try:
+                    counts[label] = con.execute(f"select count(*) from {table}").fetchone()[0]
+                except duckdb.CatalogException:
+                    counts[label] = 0
+    return counts
+
+
+def _counts(_: argparse.Namespace) -> int:
+    for label, value in layer_counts().items():
+        print(f"{label:24} {value:>14,}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecommerce", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="write Kaggle-format monthly files into the landing zone")
+    gen.add_argument("--scale", type=float, default=0.001, help="fraction of the real 411.7M rows (default 0.001)")
+    gen.add_argument("--months", default="2019-10..2020-04", help="YYYY-MM..YYYY-MM (default 2019-10..2020-04)")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--out", help="output folder (default: <lake>/landing)")
+    gen.add_argument("--plain", action="store_true", help="write .csv instead of .csv.gz")
+    gen.set_defaults(func=_generate)
+    commands.add_parser("settings", help="show the environment variables and their values").set_defaults(func=_settings)
+    commands.add_parser("counts", help="print rows per layer").set_defaults(func=_counts)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, ValueError) as error:
+        print(f"ecommerce {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Resources for the embedded default shape, built from :class:`Settings` in one function."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+from dagster_pyspark import LazyPySparkResource
+
+from ecommerce_assets.dbt_project import dbt_project
+from ecommerce_assets.lake import Lake
+from ecommerce_assets.settings import Settings
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake root (a local folder in the embedded default)."""
+
+    root: str
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(Path(self.root))
+
+
+class DuckDBWarehouse(dg.ConfigurableResource):
+    """The DuckDB file that holds the RAW schema and every dbt model."""
+
+    path: str
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(self.path)
+        try:
+            connection.execute("set TimeZone = 'UTC'")
+            yield connection
+        finally:
+            connection.close()
+
+    def dbt_env(self) -> dict[str, str]:
+        """What profiles.yml reads: the absolute path, since dbt runs from the project folder."""
+        return {"ECOMMERCE_DUCKDB_PATH": str(Path(self.path).resolve())}
+
+
+def spark_config(settings: Settings) -> dict[str, Any]:
+    """Spark settings for the cleaning step; local masters bind to loopback only."""
+    config: dict[str, Any] = {
+        "spark.master": settings.spark_master,
+        "spark.app.name": "ecommerce-assets-clean",
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.pyspark.python": sys.executable,
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if settings.spark_master.startswith("local"):
+        config |= {
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.enabled": "false",
+        }
+    return config
+
+
+def _dbt_executable() -> str:
+    """The dbt installed beside this interpreter, so a venv works without being activated."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    return {
+        "lake": LakeResource(root=str(settings.lake)),
+        "warehouse": DuckDBWarehouse(path=str(settings.duckdb_path)),
+        # Lazy: only the step that asks for the session starts a JVM, once per run.
+        "pyspark": LazyPySparkResource(spark_config=spark_config(settings)),
+        "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target, dbt_executable=_dbt_executable()),
+    }
