@@ -27,6 +27,16 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
 DEFAULT_PART_ROWS = 1_000_000
 
 
+def gzip_text_writer(path: Path, level: int = 1) -> IO[str]:
+    """A gzip text file whose bytes depend only on its name and content (no time in the header).
+
+    Level 1 by default: these files are rewritten often, and CPU matters more than a few percent of bytes.
+    """
+    return io.TextIOWrapper(
+        gzip.GzipFile(filename=path, mode="wb", compresslevel=level, mtime=0), encoding="utf-8", newline=""
+    )
+
+
 class LandingFormatError(ValueError):
     """A landing file is not in the Kaggle format (empty, or wrong header)."""
 
@@ -81,8 +91,7 @@ class _WeekWriter:
         if self._handle is None or self.rows_in_part >= self.part_rows:
             self.close()
             path = self.folder / f"part-{self.prefix}-{self.parts:05d}.csv.gz"
-            # Level 1: the raw layer is rewritten often; CPU matters more than a few percent of bytes.
-            self._handle = io.TextIOWrapper(gzip.open(path, "wb", compresslevel=1), encoding="utf-8", newline="")
+            self._handle = gzip_text_writer(path)
             self._handle.write(HEADER + "\n")
             self.parts += 1
             self.rows_in_part = 0

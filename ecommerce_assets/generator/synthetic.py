@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ecommerce_assets.kaggle import HEADER, file_stem
+from ecommerce_assets.raw_split import gzip_text_writer
 
 PRICE_CAP = 2574.07
 DUPLICATE_RATE = 0.0034
@@ -90,9 +90,10 @@ def build_catalog(scale: float, seed: int) -> Catalog:
 
     category_ids = 2053013552226107603 + rng.choice(10**9, n_categories, replace=False).astype(np.int64) * 1000
     category_ids[0] = SMARTPHONE[0]
+    # Only category 0 is the smartphone category, so the December move is one id changing, as in the real files.
+    others = [code for code in CATEGORY_CODES if code != SMARTPHONE[1]]
     codes: list[str | None] = [
-        None if rng.random() < 0.35 else CATEGORY_CODES[int(rng.integers(len(CATEGORY_CODES)))]
-        for _ in range(n_categories)
+        None if rng.random() < 0.35 else others[int(rng.integers(len(others)))] for _ in range(n_categories)
     ]
     codes[0] = SMARTPHONE[1]
 
@@ -235,10 +236,7 @@ def generate(out_dir: Path, scale: float, months: list[dt.date], seed: int, comp
     for month in months:
         target = out_dir / f"{file_stem(month)}.csv{'.gz' if compress else ''}"
         partial = target.with_name(target.name + ".partial")
-        opener = gzip.open(partial, "wt", compresslevel=1, encoding="utf-8", newline="") if compress else open(
-            partial, "w", encoding="utf-8", newline=""
-        )
-        with opener as handle:
+        with gzip_text_writer(partial) if compress else open(partial, "w", encoding="utf-8", newline="") as handle:
             handle.write(HEADER + "\n")
             handle.writelines(month_lines(month, scale, seed, catalog))
         partial.replace(target)

@@ -1,0 +1,50 @@
+"""Shared fixtures: one local Spark session for the whole suite, and a tiny lake per test."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The dbt assets load from the manifest; build it if this checkout has none yet."""
+    if not (ROOT / "ecommerce_dbt" / "target" / "manifest.json").exists():
+        dbt = Path(sys.executable).with_name("dbt")
+        subprocess.run(
+            [str(dbt), "parse", "--quiet", "--project-dir", "ecommerce_dbt", "--profiles-dir", "ecommerce_dbt"],
+            cwd=ROOT,
+            check=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The suite's Spark session; in-process materializations reuse it through getOrCreate."""
+    from pyspark.sql import SparkSession
+
+    from ecommerce_assets.resources import spark_config
+    from ecommerce_assets.settings import load_settings
+
+    settings = load_settings(env={"SPARK_MASTER": "local[2]", "ECOMMERCE_SPARK_DRIVER_MEMORY": "2g",
+                                  "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "4"})
+    builder = SparkSession.builder
+    for key, value in spark_config(settings).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from ecommerce_assets.settings import load_settings
+
+    return load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]"})

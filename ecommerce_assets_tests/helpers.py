@@ -1,0 +1,64 @@
+"""Test helpers: run the weekly assets in process and compute expected figures independently."""
+
+import datetime as dt
+import gzip
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+
+from ecommerce_assets.assets import clean, dbt, landing, raw, warehouse
+from ecommerce_assets.resources import build_resources
+from ecommerce_assets.settings import Settings
+
+WEEKLY = dg.AssetSelection.assets("raw_events").downstream()
+ALL_ASSETS = dg.load_assets_from_modules([landing, raw, clean, warehouse, dbt])
+
+
+def materialize_weeks(
+    settings: Settings,
+    first: str,
+    last: str | None = None,
+    raise_on_error: bool = True,
+    selection: dg.AssetSelection = WEEKLY,
+):
+    """Materialize the weekly assets for one week, or a range of weeks in a single run."""
+    tags = {}
+    partition_key = None
+    if last is None or last == first:
+        partition_key = first
+    else:
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=selection,
+        partition_key=partition_key,
+        tags=tags,
+        resources=build_resources(settings),
+        raise_on_error=raise_on_error,
+    )
+
+
+def lines_by_week(files: list[Path]) -> dict[dt.date, list[str]]:
+    """Data lines of Kaggle files grouped by the Monday of their date, read without the project's code."""
+    weeks: dict[dt.date, list[str]] = {}
+    for path in files:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as handle:
+            next(handle)
+            for line in handle:
+                day = dt.date.fromisoformat(line[:10])
+                weeks.setdefault(day - dt.timedelta(days=day.weekday()), []).append(line.rstrip("\n"))
+    return weeks
+
+
+def duplicate_count(lines: list[str]) -> int:
+    return sum(n - 1 for n in Counter(lines).values())
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }

@@ -1,0 +1,59 @@
+"""The generator writes Kaggle-format files, deterministic for a seed, with the real data's features."""
+
+import csv
+import datetime as dt
+import gzip
+import re
+from collections import Counter
+
+from ecommerce_assets.generator.synthetic import daily_counts, generate, parse_months
+from ecommerce_assets.kaggle import HEADER
+
+ROW = re.compile(
+    r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC,(view|cart|purchase),\d+,\d{19},[a-z_.]*,[a-z0-9_]*,\d+\.\d{2},\d+,"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})?$"
+)
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    a = generate(tmp_path / "a", 0.0002, parse_months("2019-10"), seed=3)
+    b = generate(tmp_path / "b", 0.0002, parse_months("2019-10"), seed=3)
+    c = generate(tmp_path / "c", 0.0002, parse_months("2019-10"), seed=4)
+    assert [p.name for p in a] == ["2019-Oct.csv.gz"]
+    assert a[0].read_bytes() == b[0].read_bytes()
+    assert a[0].read_bytes() != c[0].read_bytes()
+
+
+def test_format_volume_and_features(tmp_path):
+    files = generate(tmp_path, 0.0005, parse_months("2019-11..2019-12"), seed=1, compress=False)
+    assert [p.name for p in files] == ["2019-Nov.csv", "2019-Dec.csv"]
+    for path, month in zip(files, (11, 12)):
+        lines = path.read_text().splitlines()
+        assert lines[0] == HEADER
+        rows = lines[1:]
+        assert all(ROW.match(r) for r in rows), next(r for r in rows if not ROW.match(r))
+        assert all(r.startswith(f"2019-{month}-") for r in rows)
+        assert rows == sorted(rows, key=lambda r: r[:19])  # files are sorted by event_time
+        expected = sum(n for d, n in daily_counts().items() if d.month == month and d.year == 2019) * 0.0005
+        assert abs(len(rows) - expected) / expected < 0.01
+        types = Counter(r.split(",")[1] for r in rows)
+        assert types["view"] > types["cart"] > types["purchase"] > 0
+        duplicates = sum(n - 1 for n in Counter(rows).values())
+        assert 0.001 < duplicates / len(rows) < 0.02
+        parsed = list(csv.reader(rows))
+        assert 0.05 < sum(not r[5] for r in parsed) / len(rows) < 0.5  # brand nulls
+        assert 0.05 < sum(not r[4] for r in parsed) / len(rows) < 0.6  # category_code nulls
+        assert max(float(r[6]) for r in parsed) <= 2574.07
+    # The December taxonomy shift: smartphones move to construction.tools.light.
+    december = files[1].read_text()
+    assert "2232732093077520756,construction.tools.light" in december
+    assert "electronics.smartphone" not in december
+    assert "2053013555631882655,electronics.smartphone" in files[0].read_text()
+
+
+def test_gzip_output_reads_as_the_same_text(tmp_path):
+    gz = generate(tmp_path / "gz", 0.0001, parse_months("2020-02"), seed=9)[0]
+    plain = generate(tmp_path / "plain", 0.0001, parse_months("2020-02"), seed=9, compress=False)[0]
+    with gzip.open(gz, "rt") as handle:
+        assert handle.read() == plain.read_text()
+    assert dt.date(2020, 2, 27) in daily_counts()
