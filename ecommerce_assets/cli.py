@@ -42,6 +42,8 @@ def layer_counts() -> dict[str, int]:
     manifests = sorted((lake / "raw" / "events").glob("week=*/_manifest.json"))
     counts["raw weeks"] = len(manifests)
     counts["raw rows"] = sum(json.loads(p.read_text())["rows"] for p in manifests)
+    unroutable = (lake / "quarantine" / "unroutable").glob("month=*/unroutable.csv")
+    counts["unroutable lines"] = sum(sum(1 for _ in p.open()) - 1 for p in unroutable)
     clean = sorted((lake / "clean" / "events").glob("week=*/_manifest.json"))
     counts["duplicates dropped"] = sum(json.loads(p.read_text())["duplicates"] for p in clean)
     for label, folder in (("clean rows", "clean/events"), ("rejected rows", "quarantine/events")):
