@@ -22,7 +22,7 @@ def _run(args, env, timeout=600):
 
 def test_materialize_one_partition_then_a_range(tmp_path):
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("ECOMMERCE_")},
         "ECOMMERCE_DATA_DIR": str(tmp_path / "data"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "SPARK_MASTER": "local[2]",

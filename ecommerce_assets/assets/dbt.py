@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -36,6 +37,21 @@ def weekly_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
 ) -> Iterator[Any]:
     window = context.partition_time_window
-    # The dbt subprocess inherits this process's environment; give it the resolved warehouse path.
-    os.environ.update(warehouse.dbt_env())
-    yield from dbt.cli(dbt_build_args(window.start, window.end), context=context).stream()
+    with _environ(warehouse.dbt_env()):
+        invocation = dbt.cli(dbt_build_args(window.start, window.end), context=context)
+    yield from invocation.stream()
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Set variables while dbt's subprocess starts (it copies this process's environment), then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

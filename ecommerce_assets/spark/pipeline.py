@@ -8,8 +8,10 @@ and from the written Parquet, so the accounting check compares independent figur
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
@@ -47,38 +49,52 @@ def clean_weeks(spark: SparkSession, lake: Lake, weeks: list[dt.date]) -> dict[d
     counts = {week: WeekCounts(raw_rows=int(read_manifest(lake.raw_week(week))["rows"])) for week in weeks}
     with_files = [w for w in weeks if any(lake.raw_week(w).glob("*.csv.gz"))]
     clean_stage, rejected_stage = lake.staging("clean"), lake.staging("rejected")
-    if with_files:
-        raw = read_raw(spark, [str(lake.raw_week(w)) for w in with_files], str(lake.raw_week(weeks[0]).parent))
-        classified = classify(raw).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            for row in classified.groupBy("source_week", "reject_reason").count().collect():
-                week_counts = counts[row["source_week"]]
-                if row["reject_reason"] is None:
-                    week_counts.valid_rows += row["count"]
-                else:
-                    week_counts.rejected_rows += row["count"]
-                    week_counts.rejected_by_reason[row["reject_reason"]] += row["count"]
-            (
-                rejected_rows(classified)
-                .withColumn("week", F.col("source_week").cast("string"))
-                .write.mode("overwrite")
-                .partitionBy("week")
-                .parquet(str(rejected_stage))
-            )
-            clean_events(classified).write.mode("overwrite").partitionBy("week").parquet(str(clean_stage))
-        finally:
-            classified.unpersist()
-        for row in spark.read.parquet(str(clean_stage)).groupBy("week").count().collect():
-            counts[dt.date.fromisoformat(str(row["week"]))].clean_rows = row["count"]
-    for week, week_counts in counts.items():
-        manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
-        for stage, final in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
-            folder = stage / f"week={week.isoformat()}"
-            folder.mkdir(exist_ok=True)
-            write_manifest(folder, manifest)
-            publish(folder, final)
-    for stage in (clean_stage, rejected_stage):
-        for leftover in stage.iterdir():
-            leftover.unlink()
-        stage.rmdir()
+    try:
+        if with_files:
+            _write_outputs(spark, lake, with_files, weeks[0], clean_stage, rejected_stage, counts)
+        for week, week_counts in counts.items():
+            manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
+            for stage, final in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
+                folder = stage / f"week={week.isoformat()}"
+                folder.mkdir(exist_ok=True)
+                write_manifest(folder, manifest)
+                publish(folder, final)
+    finally:
+        # Published weeks were moved out; what remains is Spark's bookkeeping or a failed run's output.
+        shutil.rmtree(clean_stage, ignore_errors=True)
+        shutil.rmtree(rejected_stage, ignore_errors=True)
     return counts
+
+
+def _write_outputs(
+    spark: SparkSession,
+    lake: Lake,
+    weeks: list[dt.date],
+    first_week: dt.date,
+    clean_stage: Path,
+    rejected_stage: Path,
+    counts: dict[dt.date, WeekCounts],
+) -> None:
+    """One read of the weeks' raw files; classified rows persisted once and written to both outputs."""
+    raw = read_raw(spark, [str(lake.raw_week(w)) for w in weeks], str(lake.raw_week(first_week).parent))
+    classified = classify(raw).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        for row in classified.groupBy("source_week", "reject_reason").count().collect():
+            week_counts = counts[row["source_week"]]
+            if row["reject_reason"] is None:
+                week_counts.valid_rows += row["count"]
+            else:
+                week_counts.rejected_rows += row["count"]
+                week_counts.rejected_by_reason[row["reject_reason"]] += row["count"]
+        (
+            rejected_rows(classified)
+            .withColumn("week", F.col("source_week").cast("string"))
+            .write.mode("overwrite")
+            .partitionBy("week")
+            .parquet(str(rejected_stage))
+        )
+        clean_events(classified).write.mode("overwrite").partitionBy("week").parquet(str(clean_stage))
+    finally:
+        classified.unpersist()
+    for row in spark.read.parquet(str(clean_stage)).groupBy("week").count().collect():
+        counts[dt.date.fromisoformat(str(row["week"]))].clean_rows = row["count"]
