@@ -25,6 +25,30 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from ecommerce_assets.generator.profile import compare, estimate_scale, format_table, profile_files
+
+    files = [Path(f) for f in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(f"not found: {', '.join(missing)}")
+    started = time.perf_counter()
+    profile = profile_files(files)
+    elapsed = time.perf_counter() - started
+    if not args.compare:
+        for key, value in profile.items():
+            print(f"{key:44} {value:,.6g}")
+        print(f"profiled {profile['rows']:,.0f} rows in {elapsed:.1f}s")
+        return 0
+    scale = args.scale or estimate_scale(profile)
+    comparisons = compare(profile, scale)
+    print(f"scale {scale:.6g}; tolerance {args.tolerance:.0%}; {profile['rows']:,.0f} rows profiled in {elapsed:.1f}s")
+    print(format_table(comparisons, args.tolerance))
+    failing = [c.figure.key for c in comparisons if c.held and not c.passes(args.tolerance)]
+    print(f"{len(comparisons) - len(failing)} figures within tolerance or informational, {len(failing)} outside")
+    return 1 if failing else 0
+
+
 def _settings(_: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, description in VARIABLES:
@@ -75,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--out", help="output folder (default: <lake>/landing)")
     gen.add_argument("--plain", action="store_true", help="write .csv instead of .csv.gz")
     gen.set_defaults(func=_generate)
+    prof = commands.add_parser("profile", help="profile Kaggle-format files; --compare checks them against the real data")
+    prof.add_argument("files", nargs="+", help=".csv or .csv.gz files")
+    prof.add_argument("--compare", action="store_true", help="print each figure beside the published one; exit 1 if any is outside")
+    prof.add_argument("--scale", type=float, help="scale to compare at (default: rows / published rows of the months present)")
+    prof.add_argument("--tolerance", type=float, default=0.10, help="relative tolerance (default 0.10)")
+    prof.set_defaults(func=_profile)
     commands.add_parser("settings", help="show the environment variables and their values").set_defaults(func=_settings)
     commands.add_parser("counts", help="print rows per layer").set_defaults(func=_counts)
     args = parser.parse_args(argv)
