@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
@@ -18,7 +19,17 @@ def _generate(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else load_settings().lake / "landing"
     started = time.perf_counter()
-    files = generate(out, args.scale, parse_months(args.months), args.seed, compress=not args.plain)
+    files = generate(
+        out,
+        args.scale,
+        months=None if (args.start or args.end) else parse_months(args.months),
+        seed=args.seed,
+        compress=not args.plain,
+        workers=args.workers,
+        start=dt.date.fromisoformat(args.start) if args.start else None,
+        end=dt.date.fromisoformat(args.end) if args.end else None,
+        progress=sys.stderr.isatty() or args.progress,
+    )
     for path in files:
         print(f"{path}  {path.stat().st_size:,} bytes")
     print(f"generated {len(files)} file(s) in {time.perf_counter() - started:.1f}s")
@@ -98,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--out", help="output folder (default: <lake>/landing)")
     gen.add_argument("--plain", action="store_true", help="write .csv instead of .csv.gz")
+    gen.add_argument("--start", help="first day YYYY-MM-DD (instead of --months)")
+    gen.add_argument("--end", help="last day YYYY-MM-DD (instead of --months)")
+    gen.add_argument("--workers", type=int, help="processes (default: all cores); output is the same for any count")
+    gen.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     gen.set_defaults(func=_generate)
     prof = commands.add_parser("profile", help="profile Kaggle-format files; --compare checks them against the real data")
     prof.add_argument("files", nargs="+", help=".csv or .csv.gz files")

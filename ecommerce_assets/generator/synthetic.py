@@ -1,49 +1,109 @@
-"""Kaggle-format synthetic behaviour events, deterministic for a seed.
+"""Kaggle-format synthetic behaviour events, calibrated to the published profile, deterministic for a seed.
 
-Volumes follow the real daily series (``daily_event_counts.csv``, 2019-10-01..2020-04-30) times the
-scale, so monthly totals are proportional to the real dumps (scale 1.0 = 411.7M rows). Users return
-across days and months, sessions view products of a category, some cart and some purchase; brand and
-category_code are null where the real data has them null; ~0.34% of rows are exact duplicates; from
-December 2019 smartphones move to ``construction.tools.light`` as in the real files.
+How the figures are reproduced (see ``reference.py`` for the targets):
+
+* volume: the real events-per-day series times the scale (spike 2019-11-15..17 and the 2020-02-27 gap
+  included); sessions per day = events x the month's sessions-per-event;
+* users: each user arrives on one day (their first session is that day) and returns later with a
+  heavy-tailed activity weight, so monthly distinct users, growth and month-over-month returns look real;
+* funnel: per-month cart and purchase session rates derived from the published event mix and session
+  funnel (October under-logs carts), purchases concentrated on users with a buyer propensity;
+* catalog: brands with their own price levels and popularity so that apple, samsung, xiaomi lead revenue;
+  brand and category_code nulls weighted by traffic, category codes filled in over the winter as in the
+  real dumps, the December 2019 smartphone move to ``construction.tools.light``; prices capped at 2574.07;
+* exact duplicate copies at the published rate; a few bot-like sessions of hundreds of events.
+
+Every day is generated from its own random stream (seed, day), so output does not depend on how many
+worker processes generate it, and any date range can be generated alone.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
+import math
+import multiprocessing
+import os
+import sys
+import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ecommerce_assets.kaggle import HEADER, file_stem
-from ecommerce_assets.raw_split import gzip_text_writer
 
 PRICE_CAP = 2574.07
-DUPLICATE_RATE = 0.0034
 SMARTPHONE = (2053013555631882655, "electronics.smartphone")
 SMARTPHONE_FROM_DECEMBER = (2232732093077520756, "construction.tools.light")
 TAXONOMY_SHIFT = dt.date(2019, 12, 1)
+FIRST_DAY, LAST_DAY = dt.date(2019, 10, 1), dt.date(2020, 4, 30)
 CATEGORY_CODES = (
-    "electronics.smartphone", "electronics.audio.headphone", "electronics.video.tv", "electronics.clocks",
-    "electronics.tablet", "electronics.camera.video", "electronics.audio.subwoofer", "computers.notebook",
-    "computers.desktop", "computers.peripherals.printer", "computers.components.videocards",
-    "appliances.kitchen.refrigerators", "appliances.kitchen.washer", "appliances.environment.vacuum",
-    "appliances.kitchen.kettle", "appliances.environment.water_heater", "appliances.iron",
-    "appliances.personal.massager", "apparel.shoes", "apparel.shoes.keds", "apparel.trousers",
-    "furniture.living_room.sofa", "furniture.bedroom.bed", "furniture.kitchen.table", "auto.accessories.player",
-    "auto.accessories.videoregister", "construction.tools.drill", "construction.tools.saw", "kids.toys",
-    "kids.carriage", "sport.bicycle", "accessories.bag", "country_yard.lawn_mower", "medicine.tools.tonometer",
+    "electronics.audio.headphone", "electronics.video.tv", "electronics.clocks", "electronics.tablet",
+    "electronics.camera.video", "electronics.audio.subwoofer", "computers.notebook", "computers.desktop",
+    "computers.peripherals.printer", "computers.components.videocards", "appliances.kitchen.refrigerators",
+    "appliances.kitchen.washer", "appliances.environment.vacuum", "appliances.kitchen.kettle",
+    "appliances.environment.water_heater", "appliances.iron", "appliances.personal.massager", "apparel.shoes",
+    "apparel.shoes.keds", "apparel.trousers", "furniture.living_room.sofa", "furniture.bedroom.bed",
+    "furniture.kitchen.table", "auto.accessories.player", "auto.accessories.videoregister",
+    "construction.tools.drill", "construction.tools.saw", "kids.toys", "kids.carriage", "sport.bicycle",
+    "accessories.bag", "country_yard.lawn_mower", "medicine.tools.tonometer",
 )
-TOP_BRANDS = (
-    ("apple", 40.0), ("samsung", 30.0), ("xiaomi", 14.0), ("huawei", 5.0), ("lg", 4.0), ("acer", 3.0),
-    ("sony", 3.0), ("lucente", 2.5), ("oppo", 2.5), ("lenovo", 2.5), ("bosch", 2.0), ("hp", 2.0),
-    ("asus", 2.0), ("philips", 1.5), ("indesit", 1.5), ("shiseido", 1.0), ("nokia", 1.0), ("aqua", 1.0),
-)
+# Brand: (share of all events, log-price mean, log-price sd). The rest of the traffic goes to a long
+# tail of brands (and to products without a brand) at lower prices.
+LEAD_BRANDS = {
+    "apple": (0.148, 6.71, 0.45),
+    "samsung": (0.200, 5.36, 0.80),
+    "xiaomi": (0.090, 4.85, 0.60),
+    "huawei": (0.030, 5.00, 0.60),
+    "lg": (0.020, 5.30, 0.70),
+}
+TAIL_BRANDS = ("acer", "sony", "lucente", "oppo", "lenovo", "bosch", "hp", "asus", "philips", "indesit",
+               "shiseido", "nokia", "aqua", "artel", "midea", "haier", "elenberg", "redmond", "canon", "jbl")
+TAIL_PRICE = (4.45, 1.05)
+NULL_BRAND_SHARE = 0.137
+ZERO_PRICE_SHARE = 0.0016
+ALWAYS_NULL_CODE_SHARE = 0.100  # share of traffic in categories that never get a code (April level)
+LATE_CODE_SHARE = 0.222  # share of traffic in categories that get their code between December and April
 # Share of a day's sessions starting in each UTC hour (the store's customers are mostly UTC+3).
-HOURLY = np.array([1, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 5, 4, 3, 2, 1], dtype=float)
+HOURLY = np.array([1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 6, 5, 4, 3, 2, 1], dtype=float)
+
+
+@dataclass(frozen=True)
+class MonthModel:
+    """Per-month behaviour, derived in the module docstring's terms from the published figures."""
+
+    sessions_per_event: float
+    new_user_share: float  # share of the month's sessions that are a user's first
+    cart_rate: float  # share of sessions with a cart
+    purchase_given_cart: float
+    purchase_without_cart: float  # among sessions without a cart
+    purchases_per_session: float
+    duplicate_rate: float
+
+
+# October: carts under-logged, most purchases without a cart event; November: 0.149% duplicates.
+_OCT = MonthModel(0.21778, 0.327, 0.05631, 0.459, 0.04478, 1.180, 0.00373)
+_NOV = MonthModel(0.20408, 0.150, 0.12352, 0.4412, 0.001855, 1.186, 0.00149)
+_LATER = MonthModel(0.22095, 0.1582, 0.12773, 0.4615, 0.002016, 1.282, 0.00373)
+CARTS_PER_CART_SESSION = 1.78
+ONE_VIEW_SESSIONS = 0.40
+VIEW_LOG_SD = 1.45
+BOT_SESSION_RATE = 3e-6
+BUYER_SHARE = 0.30
+BUYER_ACTIVITY = 3.0
+BUYING_SPELL_PROPENSITY = 10.0
+CARTING_SPELL_PROPENSITY = 1.6
+
+
+def month_model(day: dt.date) -> MonthModel:
+    if (day.year, day.month) == (2019, 10):
+        return _OCT
+    if (day.year, day.month) == (2019, 11):
+        return _NOV
+    return _LATER
 
 
 def parse_months(spec: str) -> list[dt.date]:
@@ -63,182 +123,389 @@ def parse_months(spec: str) -> list[dt.date]:
     return months
 
 
+@lru_cache(maxsize=1)
 def daily_counts() -> dict[dt.date, int]:
     text = resources.files("ecommerce_assets.generator").joinpath("daily_event_counts.csv").read_text()
     return {dt.date.fromisoformat(r["event_date"]): int(r["events"]) for r in csv.DictReader(text.splitlines())}
 
 
+def _hash01(values: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic uniform [0, 1) per integer (splitmix64), independent of generation order."""
+    with np.errstate(over="ignore"):  # wrapping arithmetic is the point
+        x = values.astype(np.uint64) + np.uint64(salt % 2**32) * np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Per day: events, sessions, and the range of user indexes arriving that day."""
+
+    events: dict[dt.date, int]
+    sessions: dict[dt.date, int]
+    first_new_user: dict[dt.date, int]
+    new_users: dict[dt.date, int]
+    users: int
+
+
+@lru_cache(maxsize=2)
+def build_calendar(scale: float) -> Calendar:
+    events, sessions, first, new = {}, {}, {}, {}
+    arrived = 0
+    for day, count in sorted(daily_counts().items()):
+        model = month_model(day)
+        n = round(count * scale / (1 + model.duplicate_rate))
+        s = max(1, round(n * model.sessions_per_event)) if n else 0
+        k = round(s * model.new_user_share) if arrived else max(1, round(s * model.new_user_share))
+        events[day], sessions[day], first[day], new[day] = n, s, arrived, k
+        arrived += k
+    return Calendar(events, sessions, first, new, arrived)
+
+
 @dataclass(frozen=True)
 class Catalog:
-    category_ids: np.ndarray  # int64
+    category_ids: np.ndarray
     category_codes: list[str | None]
-    product_ids: np.ndarray  # int64
-    product_category: np.ndarray  # index into categories
+    category_code_from: np.ndarray  # ordinal day from which a late-coded category carries its code
+    product_ids: np.ndarray
+    product_category: np.ndarray
     product_brand: list[str | None]
     product_price: np.ndarray  # cents
-    product_weight: np.ndarray  # popularity, sums to 1
+    product_free: np.ndarray  # may be listed at 0.00
+    free_rate: float  # chance that an event of such a product shows 0.00
+    product_cumweight: np.ndarray
     user_ids: np.ndarray
-    user_weight: np.ndarray
+    user_cumweight: np.ndarray  # cumulative activity weight in arrival order
+    user_buys_from: np.ndarray  # ordinal day a user's buying spell starts (far future: never)
+    user_buys_until: np.ndarray
 
 
+def _take_share(order: np.ndarray, weight: np.ndarray, share: float) -> np.ndarray:
+    """Indexes, in ``order``, whose weights add up to ``share`` of the total."""
+    cumulative = np.cumsum(weight[order]) / weight.sum()
+    return order[: int(np.searchsorted(cumulative, share)) + 1]
+
+
+@lru_cache(maxsize=2)
 def build_catalog(scale: float, seed: int) -> Catalog:
-    """Products, categories, brands and users; cardinalities grow slower than volume, as in the real data."""
+    """Products, categories, brands and users; catalog sizes grow slower than volume, as in the real data."""
     rng = np.random.default_rng([seed, 0])
-    n_categories = int(np.clip(1325 * scale**0.25, 40, 1325))
-    n_products = int(np.clip(386_299 * scale**0.5, 300, 386_299))
-    n_users = int(np.clip(15_639_803 * scale, 200, 15_639_803))
+    n_categories = int(np.clip(1325 * scale**0.25, 60, 1325))
+    n_products = int(np.clip(386_299 * scale**0.5, 500, 386_299))
 
+    # Products: popularity (Zipf-like), brand group by traffic share, price by brand.
+    popularity = rng.lognormal(0.0, 1.3, n_products)  # heavy-tailed, but no single product dominates a brand
+    brand = np.empty(n_products, dtype=object)
+    log_price = np.empty(n_products)
+    order = rng.permutation(n_products)
+    start = 0
+    weights = np.zeros(n_products)
+    for name, (share, mu, sd) in LEAD_BRANDS.items():
+        count = max(3, int(n_products * share * 0.25))
+        members = order[start : start + count]
+        start += count
+        brand[members] = name
+        log_price[members] = rng.normal(mu, sd, count)
+        weights[members] = popularity[members] / popularity[members].sum() * share
+    tail = order[start:]
+    n_tail_brands = max(len(TAIL_BRANDS), n_products // 90)
+    tail_names = list(TAIL_BRANDS) + [f"brand{i:04d}" for i in range(n_tail_brands - len(TAIL_BRANDS))]
+    tail_brand_weight = 1.0 / np.arange(1, n_tail_brands + 1) ** 1.1
+    brand[tail] = np.array(tail_names, dtype=object)[
+        rng.choice(n_tail_brands, len(tail), p=tail_brand_weight / tail_brand_weight.sum())
+    ]
+    log_price[tail] = rng.normal(*TAIL_PRICE, len(tail))
+    tail_share = 1.0 - sum(s for s, _, _ in LEAD_BRANDS.values())
+    weights[tail] = popularity[tail] / popularity[tail].sum() * tail_share
+    # Products without a brand: long-tail products carrying the published share of traffic.
+    for index in _take_share(rng.permutation(tail), weights, NULL_BRAND_SHARE):
+        brand[index] = None
+    prices = np.minimum(np.round(np.exp(log_price), 2), PRICE_CAP)
+    # Some long-tail products are sometimes listed at 0.00; per event, so the share holds at any scale.
+    free = np.zeros(n_products, dtype=bool)
+    free[rng.permutation(tail)[: max(1, len(tail) // 5)]] = True
+    free_rate = min(1.0, ZERO_PRICE_SHARE / (weights[free].sum() / weights.sum()))
+    top_apple = np.flatnonzero(brand == "apple")
+    prices[top_apple[: max(1, len(top_apple) // 50)]] = PRICE_CAP  # the cap is reached, as in every real month
+
+    # Categories: the leading brands' phones sit in the smartphone category; the rest spread Zipf-like.
+    category_weight = 1.0 / np.arange(1, n_categories) ** 0.8
+    category = 1 + rng.choice(n_categories - 1, n_products, p=category_weight / category_weight.sum())
+    phones = np.isin(brand, ["apple", "samsung", "xiaomi", "huawei"]) & (rng.random(n_products) < 0.75)
+    category[phones] = 0
     category_ids = 2053013552226107603 + rng.choice(10**9, n_categories, replace=False).astype(np.int64) * 1000
     category_ids[0] = SMARTPHONE[0]
-    # Only category 0 is the smartphone category, so the December move is one id changing, as in the real files.
-    others = [code for code in CATEGORY_CODES if code != SMARTPHONE[1]]
-    codes: list[str | None] = [
-        None if rng.random() < 0.35 else others[int(rng.integers(len(others)))] for _ in range(n_categories)
-    ]
+    codes: list[str | None] = [CATEGORY_CODES[int(i)] for i in rng.integers(len(CATEGORY_CODES), size=n_categories)]
     codes[0] = SMARTPHONE[1]
+    traffic = np.bincount(category, weights=weights, minlength=n_categories)
+    # Only categories below 1% of traffic take part, so the shares land close to their targets.
+    small = np.flatnonzero(traffic < 0.01 * traffic.sum())
+    others = rng.permutation(small[small != 0])
+    never = _take_share(others, traffic, ALWAYS_NULL_CODE_SHARE)
+    remaining = others[len(never) :]
+    late = _take_share(remaining, traffic, LATE_CODE_SHARE)
+    code_from = np.full(n_categories, FIRST_DAY.toordinal())
+    for index in never:
+        codes[index] = None
+    # Late-coded categories get their code on a day between 2019-12-01 and 2020-04-01.
+    code_from[late] = dt.date(2019, 12, 1).toordinal() + rng.integers(0, 122, len(late))
+
+    calendar = build_calendar(scale)
+    k = np.arange(calendar.users, dtype=np.int64)
+    step = max(1, 130_000_000 // max(1, calendar.users))
+    user_ids = 512_000_000 + k * step + (_hash01(k, seed * 7 + 1) * step).astype(np.int64)
+    # A quarter of users have a buying spell of three to seven months starting within two months of arriving:
+    # purchases cluster in it, which gives first-purchase cohorts their month-1 repeat buyers.
+    buyers = _hash01(k, seed * 7 + 3) < BUYER_SHARE
+    arrival_day = np.repeat(
+        np.array([d.toordinal() for d in calendar.new_users]), np.array(list(calendar.new_users.values()))
+    )
+    buys_from = np.where(buyers, arrival_day + (_hash01(k, seed * 7 + 4) * 60).astype(np.int64), 10**7)
+    buys_until = buys_from + 90 + (_hash01(k, seed * 7 + 5) * 120).astype(np.int64)
+    # Pareto activity: most users come back rarely; buyers come back more often.
+    activity = np.minimum((1.0 - _hash01(k, seed * 7 + 2)) ** (-1 / 1.05), 300.0) * np.where(buyers, BUYER_ACTIVITY, 1.0)
 
     product_ids = np.sort(rng.choice(np.arange(1_000_000, 60_000_000), n_products, replace=False)).astype(np.int64)
-    cat_weight = 1.0 / np.arange(1, n_categories + 1) ** 0.9
-    product_category = rng.choice(n_categories, n_products, p=cat_weight / cat_weight.sum())
-    names = [b for b, _ in TOP_BRANDS] + [f"brand{i:04d}" for i in range(max(50, n_products // 40))]
-    brand_weight = np.array([w for _, w in TOP_BRANDS] + [0.05] * (len(names) - len(TOP_BRANDS)))
-    brand_index = rng.choice(len(names), n_products, p=brand_weight / brand_weight.sum())
-    product_brand: list[str | None] = [
-        None if rng.random() < 0.14 else names[i] for i in brand_index
-    ]
-    prices = np.minimum(np.exp(rng.normal(4.9, 1.15, n_products)), PRICE_CAP)
-    prices[rng.random(n_products) < 0.002] = 0.0
-    # Phones and laptops sell at the top of the range, which puts apple and samsung first by revenue.
-    premium = np.isin(product_category, [0]) | np.isin(brand_index, [0, 1])
-    prices[premium] = np.minimum(prices[premium] * 2.5, PRICE_CAP)
-    product_weight = 1.0 / np.arange(1, n_products + 1) ** 0.8
-    rng.shuffle(product_weight)
-    product_weight[premium] *= 3
-    user_ids = 512_000_000 + np.sort(rng.choice(100_000_000, n_users, replace=False)).astype(np.int64)
-    user_weight = 1.0 / np.arange(1, n_users + 1) ** 0.6
-    rng.shuffle(user_weight)
     return Catalog(
         category_ids=category_ids,
         category_codes=codes,
+        category_code_from=code_from,
         product_ids=product_ids,
-        product_category=product_category,
-        product_brand=product_brand,
+        product_category=category,
+        product_brand=list(brand),
         product_price=np.round(prices * 100).astype(np.int64),
-        product_weight=product_weight / product_weight.sum(),
+        product_free=free,
+        free_rate=free_rate,
+        product_cumweight=np.cumsum(weights / weights.sum()),
         user_ids=user_ids,
-        user_weight=user_weight / user_weight.sum(),
+        user_cumweight=np.cumsum(activity),
+        user_buys_from=buys_from,
+        user_buys_until=buys_until,
     )
 
 
-def _uuid(rng: np.random.Generator, n: int) -> list[str]:
+_HEX = np.array([f"{i:02x}" for i in range(256)], dtype=object)
+_CLOCK = [f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}" for s in range(86_400)]
+
+
+def _uuids(rng: np.random.Generator, n: int) -> list[str]:
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    out = []
-    for row in raw:
-        h = row.tobytes().hex()
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return out
+    h = _HEX[raw]
+    parts = ["".join(h[i]) for i in range(n)]
+    return [f"{p[:8]}-{p[8:12]}-{p[12:16]}-{p[16:20]}-{p[20:]}" for p in parts]
 
 
-def day_lines(day: dt.date, n_events: int, catalog: Catalog, seed: int) -> list[str]:
-    """The lines of one day, sorted by time, duplicates included."""
-    if n_events <= 0:
+def _pick(cumweight: np.ndarray, u: np.ndarray, upto: int | None = None) -> np.ndarray:
+    total = cumweight[-1] if upto is None else cumweight[upto - 1]
+    return np.minimum(np.searchsorted(cumweight, u * total, side="right"), len(cumweight) - 1)
+
+
+def _leaning(rate: float, propensity: np.ndarray) -> np.ndarray:
+    """Per-session probabilities proportional to ``propensity`` whose mean stays ``rate``, despite the cap at 1."""
+    if not len(propensity):
+        return propensity.astype(float)
+    p = rate * propensity / propensity.mean()
+    for _ in range(8):
+        p = np.minimum(p, 1.0)
+        p *= rate * len(p) / max(p.sum(), 1e-12)
+    return np.minimum(p, 1.0)
+
+
+def _match_total(views: np.ndarray, others: np.ndarray, target: int, eligible: np.ndarray, rng: np.random.Generator) -> None:
+    """Add or remove single views across sessions until the day has exactly ``target`` events (in place)."""
+    for _ in range(100):
+        diff = target - int(views.sum() + others.sum())
+        if diff == 0:
+            return
+        if diff > 0:
+            np.add.at(views, rng.choice(np.flatnonzero(eligible), diff), 1)
+        else:
+            candidates = np.flatnonzero(eligible & (views > 1))
+            if not len(candidates):
+                return
+            chosen = rng.choice(candidates, min(-diff, len(candidates)), replace=False)
+            views[chosen] -= 1
+
+
+def day_lines(day: dt.date, scale: float, seed: int) -> list[str]:
+    """The lines of one day, sorted by time, exact duplicate copies included."""
+    catalog, calendar = build_catalog(scale, seed), build_calendar(scale)
+    n_sessions = calendar.sessions[day]
+    if not n_sessions:
         return []
+    model = month_model(day)
     rng = np.random.default_rng([seed, day.toordinal()])
-    # Session lengths: median 2, long right tail (a few bot-like sessions).
-    lengths = np.ceil(rng.lognormal(0.5, 1.2, n_events)).astype(np.int64)
-    lengths[rng.random(n_events) < 0.0005] = 300
-    ends = np.cumsum(lengths)
-    n_sessions = int(np.searchsorted(ends, n_events)) + 1
-    lengths = lengths[:n_sessions]
-    lengths[-1] -= ends[n_sessions - 1] - n_events
+
+    # Who: the day's new users first, then returning users (arrived up to today) by activity weight.
+    first, new = calendar.first_new_user[day], calendar.new_users[day]
+    users = np.concatenate([
+        np.arange(first, first + new),
+        _pick(catalog.user_cumweight, rng.random(n_sessions - new), upto=first + new),
+    ])
+    spell = (catalog.user_buys_from[users] <= day.toordinal()) & (day.toordinal() <= catalog.user_buys_until[users])
+
+    # What: cart and purchase sessions at the month's rates, both leaning to users in a buying spell.
+    carting = rng.random(n_sessions) < _leaning(model.cart_rate, np.where(spell, CARTING_SPELL_PROPENSITY, 1.0))
+    buyer = np.where(spell, BUYING_SPELL_PROPENSITY, 1.0)
+    p_buy = np.empty(n_sessions)
+    p_buy[carting] = _leaning(model.purchase_given_cart, buyer[carting])
+    p_buy[~carting] = _leaning(model.purchase_without_cart, buyer[~carting])
+    buying = rng.random(n_sessions) < p_buy
+    carts = np.where(carting, 1 + rng.poisson(CARTS_PER_CART_SESSION - 1, n_sessions), 0)
+    purchases = np.where(buying, 1 + rng.poisson(model.purchases_per_session - 1, n_sessions), 0)
+    # Views: 40% single-view sessions, the rest heavy-tailed, sized so the month's mean length holds.
+    extra_mean = 1 / model.sessions_per_event - 1 - (carts.mean() + purchases.mean())
+    tail_mean = max(extra_mean / (1 - ONE_VIEW_SESSIONS), 0.6)
+    mu = math.log(max(tail_mean - 0.5, 0.1)) - VIEW_LOG_SD**2 / 2
+    more = np.ceil(rng.lognormal(mu, VIEW_LOG_SD, n_sessions)).astype(np.int64)
+    views = 1 + np.where(rng.random(n_sessions) < ONE_VIEW_SESSIONS, 0, np.minimum(more, 400))
+    views[(buying | carting) & (rng.random(n_sessions) < 0.02)] = 0  # a few carts/purchases straight from a list
+    bots = rng.random(n_sessions) < BOT_SESSION_RATE
+    views[bots] = rng.integers(501, 900, int(bots.sum()))
+    _match_total(views, carts + purchases, calendar.events[day], ~bots, rng)
+    lengths = views + carts + purchases
+    n = int(lengths.sum())
     session = np.repeat(np.arange(n_sessions), lengths)
     starts_at = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    position = np.arange(n_events) - starts_at[session]
+    position = np.arange(n) - starts_at[session]
+    # 0 view, 1 cart, 2 purchase: views first, then carts, then purchases.
+    kind = (position >= views[session]).astype(np.int8) + (position >= (views + carts)[session]).astype(np.int8)
 
+    # When: session start by hour of day, gaps of about a minute.
     hours = rng.choice(24, n_sessions, p=HOURLY / HOURLY.sum())
     start_sec = hours * 3600 + rng.integers(0, 3600, n_sessions)
-    gaps = np.where(position == 0, 0, 1 + rng.exponential(25.0, n_events).astype(np.int64))
+    gaps = np.where(position == 0, 0, np.maximum(1, rng.lognormal(3.45, 1.1, n).astype(np.int64)))
     cumulative = np.cumsum(gaps)
-    seconds = np.minimum(start_sec[session] + cumulative - cumulative[starts_at[session]], 86_399)
+    offset = cumulative - cumulative[starts_at[session]]
+    # A session that would run past midnight starts earlier instead of piling events onto 23:59:59.
+    start_sec = np.clip(np.minimum(start_sec, 86_399 - offset[starts_at + lengths - 1]), 0, None)
+    seconds = np.minimum(start_sec[session] + offset, 86_399)
 
-    users = rng.choice(len(catalog.user_ids), n_sessions, p=catalog.user_weight)
-    focus = rng.choice(len(catalog.product_ids), n_sessions, p=catalog.product_weight)
+    # Which products: mostly the session's focus product; carts and purchases are of it.
+    focus = _pick(catalog.product_cumweight, rng.random(n_sessions))
     products = np.where(
-        rng.random(n_events) < 0.6,
-        focus[session],
-        rng.choice(len(catalog.product_ids), n_events, p=catalog.product_weight),
+        (kind > 0) | (rng.random(n) < 0.55), focus[session], _pick(catalog.product_cumweight, rng.random(n))
     )
-    # Funnel: ~12% of sessions cart the focus product, half of those buy it; a few buy without a cart.
-    kind = np.zeros(n_events, dtype=np.int8)  # 0 view, 1 cart, 2 purchase
-    last = starts_at + lengths - 1
-    u = rng.random(n_sessions)
-    carting = (u < 0.12) & (lengths >= 2)
-    buying = carting & (rng.random(n_sessions) < 0.5)
-    direct = (u >= 0.12) & (u < 0.126)
-    kind[last[carting & ~buying]] = 1
-    kind[last[buying] - 1] = 1
-    kind[last[buying]] = 2
-    kind[last[direct]] = 2
-    products[last[carting | direct]] = focus[carting | direct]
-    products[last[buying] - 1] = focus[buying]
-
     months_since = (day.year - 2019) * 12 + day.month - 10
-    price_drift = 1.0 + 0.01 * ((catalog.product_ids[products] + months_since) % 5 - 2)
-    prices = np.minimum(np.round(catalog.product_price[products] * price_drift), PRICE_CAP * 100).astype(np.int64)
-    sessions = _uuid(rng, n_sessions)
-    blank_session = rng.random(n_sessions) < 2e-6
-    blank_brand = rng.random(n_events) < 0.005
+    drift = 1.0 + 0.01 * ((catalog.product_ids[products] + months_since) % 5 - 2)
+    prices = np.minimum(np.round(catalog.product_price[products] * drift), round(PRICE_CAP * 100)).astype(np.int64)
+    prices[catalog.product_free[products] & (rng.random(n) < catalog.free_rate)] = 0
+    sessions = _uuids(rng, n_sessions)
+    blank_session = rng.random(n_sessions) < 1e-6
 
+    today = day.toordinal()
     shifted = day >= TAXONOMY_SHIFT
+    category_text = []
+    for c, cid in enumerate(catalog.category_ids):
+        code = catalog.category_codes[c] if today >= catalog.category_code_from[c] else None
+        if c == 0 and shifted:
+            cid, code = SMARTPHONE_FROM_DECEMBER
+        category_text.append(f"{cid},{code or ''}")
     kinds = ("view", "cart", "purchase")
-    day_text = day.isoformat()
-    lines = []
-    for i in np.lexsort((np.arange(n_events), seconds)):
-        p = products[i]
-        c = catalog.product_category[p]
-        cat_id, code = catalog.category_ids[c], catalog.category_codes[c]
-        if shifted and c == 0:
-            cat_id, code = SMARTPHONE_FROM_DECEMBER
-        brand = None if blank_brand[i] else catalog.product_brand[p]
-        s = int(seconds[i])
-        sid = session[i]
-        lines.append(
-            f"{day_text} {s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d} UTC,{kinds[kind[i]]},"
-            f"{catalog.product_ids[p]},{cat_id},{code or ''},{brand or ''},{prices[i] // 100}.{prices[i] % 100:02d},"
-            f"{catalog.user_ids[users[sid]]},{'' if blank_session[sid] else sessions[sid]}\n"
+    prefix = day.isoformat() + " "
+    product_text = catalog.product_ids.astype(str)
+    user_text = catalog.user_ids.astype(str)
+    brands = catalog.product_brand
+    pcat = catalog.product_category
+    order = np.lexsort((np.arange(n), seconds))
+    lines = [
+        f"{prefix}{_CLOCK[t]} UTC,{kinds[k]},{product_text[p]},{category_text[pcat[p]]},"
+        f"{brands[p] or ''},{c // 100}.{c % 100:02d},{user_text[users[s]]},{'' if blank_session[s] else sessions[s]}\n"
+        for t, k, p, c, s in zip(
+            seconds[order].tolist(), kind[order].tolist(), products[order].tolist(), prices[order].tolist(),
+            session[order].tolist(),
         )
-    duplicate_at = np.flatnonzero(rng.random(n_events) < DUPLICATE_RATE)
-    for offset, i in enumerate(duplicate_at):
+    ]
+    duplicate_at = np.flatnonzero(rng.random(n) < model.duplicate_rate)
+    for offset, i in enumerate(duplicate_at.tolist()):
         lines.insert(i + offset + 1, lines[i + offset])
     return lines
 
 
-def month_lines(month: dt.date, scale: float, seed: int, catalog: Catalog) -> Iterator[str]:
-    counts = daily_counts()
-    day = month
-    while day.month == month.month:
-        if day not in counts:
-            raise ValueError(f"no reference volume for {day}: the generator covers 2019-10..2020-04")
-        # Duplicates are extra copies on top of the day's volume, as in the real dumps.
-        yield from day_lines(day, round(counts[day] * scale / (1 + DUPLICATE_RATE)), catalog, seed)
-        day += dt.timedelta(days=1)
+def _day_bytes(args: tuple[dt.date, float, int, bool]) -> bytes:
+    """One day as bytes, gzip-compressed as its own member when asked (members concatenate into one file)."""
+    day, scale, seed, compress = args
+    data = "".join(day_lines(day, scale, seed)).encode()
+    if not compress:
+        return data
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip container, no name or time: same bytes every run
+    return packer.compress(data) + packer.flush()
 
 
-def generate(out_dir: Path, scale: float, months: list[dt.date], seed: int, compress: bool = True) -> list[Path]:
-    """Write one Kaggle-named file per month (``2019-Oct.csv.gz``); each file is written aside, then renamed."""
+def _gzip_header_only(text: str) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return packer.compress(text.encode()) + packer.flush()
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def generate(
+    out_dir: Path,
+    scale: float,
+    months: list[dt.date] | None = None,
+    seed: int = 7,
+    compress: bool = True,
+    workers: int | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    progress: bool = False,
+) -> list[Path]:
+    """Write one Kaggle-named file per month (``2019-Oct.csv.gz``) holding the requested days.
+
+    Days are generated in parallel (one process per core by default) and written in order; a file is
+    written under a ``.partial`` name and renamed when complete, so an interrupted run leaves no file
+    that looks finished.
+    """
     if scale <= 0:
         raise ValueError(f"scale {scale}: must be positive")
+    if months:
+        days = [d for m in months for d in days_between(m, dt.date(m.year + m.month // 12, m.month % 12 + 1, 1) - dt.timedelta(days=1))]
+    else:
+        days = days_between(start or FIRST_DAY, end or LAST_DAY)
+    outside = [d for d in days if d not in daily_counts()]
+    if outside:
+        raise ValueError(f"no reference volume for {outside[0]}: the generator covers {FIRST_DAY}..{LAST_DAY}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    catalog = build_catalog(scale, seed)
+    build_catalog(scale, seed)  # build once before forking so workers share it
+    workers = workers or os.cpu_count() or 1
+    by_month: dict[tuple[int, int], list[dt.date]] = {}
+    for d in days:
+        by_month.setdefault((d.year, d.month), []).append(d)
+    total = sum(build_calendar(scale).events[d] for d in days)
+    done = 0
     written = []
-    for month in months:
-        target = out_dir / f"{file_stem(month)}.csv{'.gz' if compress else ''}"
-        partial = target.with_name(target.name + ".partial")
-        with gzip_text_writer(partial) if compress else open(partial, "w", encoding="utf-8", newline="") as handle:
-            handle.write(HEADER + "\n")
-            handle.writelines(month_lines(month, scale, seed, catalog))
-        partial.replace(target)
-        written.append(target)
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        for (year, month), month_days in by_month.items():
+            target = out_dir / f"{file_stem(dt.date(year, month, 1))}.csv{'.gz' if compress else ''}"
+            partial = target.with_name(target.name + ".partial")
+            jobs = [(d, scale, seed, compress) for d in month_days]
+            chunks = pool.imap(_day_bytes, jobs) if pool else map(_day_bytes, jobs)
+            with open(partial, "wb") as handle:
+                handle.write(_gzip_header_only(HEADER + "\n") if compress else (HEADER + "\n").encode())
+                for day, chunk in zip(month_days, chunks):
+                    handle.write(chunk)
+                    done += build_calendar(scale).events[day]
+                    if progress:
+                        _progress(done, total, day)
+            partial.replace(target)
+            written.append(target)
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    if progress:
+        print(file=sys.stderr)
     return written
+
+
+def _progress(done: int, total: int, day: dt.date) -> None:
+    width = 40
+    filled = int(width * done / total) if total else width
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done / max(total, 1):6.1%} {day}", end="", file=sys.stderr)
