@@ -60,6 +60,17 @@ def _profile(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def _land(args: argparse.Namespace) -> int:
+    from ecommerce_assets.land import land
+
+    landing = Path(args.to) if args.to else load_settings().lake / "landing"
+    for name in args.files:
+        landed = land(Path(name), landing)
+        action = "copied" if landed.copied else "unchanged"
+        print(f"{landed.target}  {landed.bytes:,} bytes  sha256 {landed.sha256[:16]}…  {action}")
+    return 0
+
+
 def _settings(_: argparse.Namespace) -> int:
     settings = load_settings()
     for name, default, description in VARIABLES:
@@ -120,12 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     prof.add_argument("--scale", type=float, help="scale to compare at (default: rows / published rows of the months present)")
     prof.add_argument("--tolerance", type=float, default=0.10, help="relative tolerance (default 0.10)")
     prof.set_defaults(func=_profile)
+    land_cmd = commands.add_parser("land", help="copy real dumps (.csv, .csv.gz or the Kaggle .zip) into the landing zone")
+    land_cmd.add_argument("files", nargs="+")
+    land_cmd.add_argument("--to", help="landing folder (default: <lake>/landing)")
+    land_cmd.set_defaults(func=_land)
     commands.add_parser("settings", help="show the environment variables and their values").set_defaults(func=_settings)
     commands.add_parser("counts", help="print rows per layer").set_defaults(func=_counts)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, ValueError) as error:
+    except (SettingsError, ValueError, OSError) as error:
         print(f"ecommerce {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,25 @@ class MissingLandingFile(FileNotFoundError):
 
 
 @dataclass(frozen=True)
+class LandingFile:
+    """A month's dump: a file, or a CSV inside a zip archive (the Kaggle download as is)."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.name}:{self.member}" if self.member else self.path.name
+
+    @property
+    def size(self) -> int:
+        if self.member:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.getinfo(self.member).file_size
+        return self.path.stat().st_size
+
+
+@dataclass(frozen=True)
 class Lake:
     root: Path
 
@@ -40,15 +60,23 @@ class Lake:
     def landing(self) -> Path:
         return self.root / "landing"
 
-    def landing_file(self, month: dt.date) -> Path:
-        """The month's dump: ``YYYY-Mon.csv.gz`` or ``YYYY-Mon.csv``; a clear error names both if absent."""
+    def landing_file(self, month: dt.date) -> LandingFile:
+        """The month's dump: ``YYYY-Mon.csv.gz``, ``YYYY-Mon.csv``, or ``YYYY-Mon.csv`` inside a ``.zip``
+        in the landing zone; a clear error names what was expected if none is there."""
         stem = file_stem(month)
         for suffix in LANDING_SUFFIXES:
             candidate = self.landing / f"{stem}{suffix}"
             if candidate.is_file():
-                return candidate
+                return LandingFile(candidate)
+        for archive in sorted(self.landing.glob("*.zip")):
+            with zipfile.ZipFile(archive) as opened:
+                for member in opened.namelist():
+                    if Path(member).name == f"{stem}.csv":
+                        return LandingFile(archive, member)
         expected = " or ".join(str(self.landing / f"{stem}{s}") for s in LANDING_SUFFIXES)
-        raise MissingLandingFile(f"landing file for month {month:%Y-%m} not found: expected {expected}")
+        raise MissingLandingFile(
+            f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there"
+        )
 
     def raw_week(self, week: dt.date) -> Path:
         return self.root / "raw" / "events" / f"week={week.isoformat()}"

@@ -12,6 +12,7 @@ import datetime as dt
 import gzip
 import io
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from ecommerce_assets.kaggle import HEADER
+from ecommerce_assets.lake import LandingFile
 
 UNROUTABLE_HEADER = ("source_file", "line_number", "reject_reason", "raw_line")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
@@ -42,28 +44,35 @@ class LandingFormatError(ValueError):
 
 
 @contextmanager
-def open_text(path: Path) -> Iterator[IO[str]]:
-    """Open a ``.csv`` or ``.csv.gz`` dump as text."""
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+def open_text(source: LandingFile) -> Iterator[IO[str]]:
+    """Open a ``.csv`` or ``.csv.gz`` dump, or a CSV inside a zip, as text."""
+    if source.member:
+        with zipfile.ZipFile(source.path) as archive, archive.open(source.member) as raw:
+            yield io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    elif source.path.name.endswith(".gz"):
+        with gzip.open(source.path, "rt", encoding="utf-8", newline="") as handle:
             yield handle
     else:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(source.path, encoding="utf-8", newline="") as handle:
             yield handle
 
 
-def check_header(path: Path, first_line: str | None) -> None:
+def check_header(source: LandingFile, first_line: str | None) -> None:
+    where = f"{source.path}:{source.member}" if source.member else str(source.path)
     if first_line is None:
-        raise LandingFormatError(f"{path}: file is empty (expected the header line {HEADER!r})")
+        raise LandingFormatError(f"{where}: file is empty (expected the header line {HEADER!r})")
     found = first_line.rstrip("\r\n").lstrip("\ufeff")
     if found != HEADER:
-        raise LandingFormatError(f"{path}, line 1: header is {found!r}; expected {HEADER!r}")
+        raise LandingFormatError(f"{where}, line 1: header is {found!r}; expected {HEADER!r}")
 
 
-def read_header(path: Path) -> str:
+def read_header(source: LandingFile) -> str:
     """Validate a landing file's header and return it."""
-    with open_text(path) as handle:
-        check_header(path, next(handle, None))
+    try:
+        with open_text(source) as handle:
+            check_header(source, next(handle, None))
+    except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+        raise LandingFormatError(f"{source.path}: cannot be read as a Kaggle dump: {error}") from None
     return HEADER
 
 
@@ -71,7 +80,7 @@ def read_header(path: Path) -> str:
 class MonthSplit:
     """What splitting one monthly file produced."""
 
-    source: Path
+    source: LandingFile
     rows_read: int = 0
     rows_by_week: Counter[dt.date] = field(default_factory=Counter)
     rows_other_weeks: int = 0
@@ -105,7 +114,7 @@ class _WeekWriter:
 
 
 def split_month(
-    source: Path,
+    source: LandingFile,
     month: dt.date,
     week_folders: dict[dt.date, Path],
     unroutable_folder: Path,

@@ -5,13 +5,14 @@ import datetime as dt
 import gzip
 import re
 from collections import Counter
+from pathlib import Path
 
 from ecommerce_assets.generator.synthetic import daily_counts, generate, parse_months
 from ecommerce_assets.kaggle import HEADER
 
 ROW = re.compile(
-    r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC,(view|cart|purchase),\d+,\d{19},[a-z_.]*,[a-z0-9_]*,\d+\.\d{2},\d+,"
-    r"([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})?$"
+    r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC,(view|cart|purchase),\d+,\d{19},[a-z_.]*,[^,]*,\d+\.\d{2},\d+,"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$"
 )
 
 
@@ -57,3 +58,26 @@ def test_gzip_output_reads_as_the_same_text(tmp_path):
     with gzip.open(gz, "rt") as handle:
         assert handle.read() == plain.read_text()
     assert dt.date(2020, 2, 27) in daily_counts()
+
+
+def test_same_bytes_on_one_and_two_worker_processes(tmp_path):
+    one = generate(tmp_path / "one", 0.0005, parse_months("2019-11"), seed=5, workers=1)[0]
+    two = generate(tmp_path / "two", 0.0005, parse_months("2019-11"), seed=5, workers=2)[0]
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_a_date_range_is_the_same_as_those_days_of_a_full_month(tmp_path):
+    week = generate(tmp_path / "week", 0.0005, seed=5, start=dt.date(2019, 11, 25), end=dt.date(2019, 12, 1))
+    months = generate(tmp_path / "months", 0.0005, parse_months("2019-11..2019-12"), seed=5)
+    assert [p.name for p in week] == ["2019-Nov.csv.gz", "2019-Dec.csv.gz"]
+    for part, whole in zip(week, months):
+        with gzip.open(part, "rt") as a, gzip.open(whole, "rt") as b:
+            lines = a.read().splitlines()
+            wanted = [l for l in b.read().splitlines() if l[:10] in {f"2019-11-{d}" for d in range(25, 31)} | {"2019-12-01"}]
+        assert lines[0] == HEADER and lines[1:] == wanted
+
+
+def test_generated_rows_have_the_real_sample_format():
+    real = (Path(__file__).parent / "data" / "real_sample_2019-10_first1000.csv").read_text().splitlines()
+    assert real[0] == HEADER
+    assert all(ROW.match(r) for r in real[1:])  # the pattern the generated rows are held to is the real one

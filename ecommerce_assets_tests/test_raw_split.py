@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.lake import Lake, MissingLandingFile
+from ecommerce_assets.lake import LandingFile, Lake, MissingLandingFile
 from ecommerce_assets.raw_split import LandingFormatError, split_month
 
 OCT = dt.date(2019, 10, 1)
@@ -38,7 +38,7 @@ def test_lines_are_copied_unchanged_into_their_weeks(tmp_path):
     for folder in folders.values():
         folder.mkdir()
     (tmp_path / "bad").mkdir()
-    split = split_month(source, OCT, folders, tmp_path / "bad", part_rows=2)
+    split = split_month(LandingFile(source), OCT, folders, tmp_path / "bad", part_rows=2)
     assert _read_parts(folders[W1]) == lines[:3]
     assert _read_parts(folders[W2]) == lines[3:6]
     assert len(list(folders[W2].glob("*.csv.gz"))) == 2  # 3 lines, 2 per part
@@ -54,7 +54,7 @@ def test_unroutable_lines_are_quarantined_with_file_and_line(tmp_path):
     source.write_text("\n".join([HEADER, GOOD.format(day=22), *bad]) + "\n")
     (tmp_path / "w1").mkdir()
     (tmp_path / "bad").mkdir()
-    split = split_month(source, OCT, {W1: tmp_path / "w1"}, tmp_path / "bad")
+    split = split_month(LandingFile(source), OCT, {W1: tmp_path / "w1"}, tmp_path / "bad")
     with open(tmp_path / "bad" / "unroutable.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["line_number"], r["reject_reason"], r["raw_line"]) for r in rows] == [
@@ -78,7 +78,7 @@ def test_bad_headers_are_clear_errors(tmp_path, content, message):
     source.write_bytes(content)
     (tmp_path / "bad").mkdir()
     with pytest.raises(LandingFormatError, match=message):
-        split_month(source, OCT, {}, tmp_path / "bad")
+        split_month(LandingFile(source), OCT, {}, tmp_path / "bad")
 
 
 def test_missing_month_names_the_expected_files(tmp_path):
@@ -87,4 +87,4 @@ def test_missing_month_names_the_expected_files(tmp_path):
         lake.landing_file(dt.date(2019, 11, 1))
     (tmp_path / "landing").mkdir()
     (tmp_path / "landing" / "2019-Nov.csv").write_text(HEADER + "\n")
-    assert lake.landing_file(dt.date(2019, 11, 1)).name == "2019-Nov.csv"
+    assert lake.landing_file(dt.date(2019, 11, 1)) == LandingFile(tmp_path / "landing" / "2019-Nov.csv")

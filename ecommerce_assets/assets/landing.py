@@ -29,7 +29,7 @@ def landing_files(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
         raise dg.Failure(description=str(error)) from None
     return dg.MaterializeResult(
         metadata={
-            "files": dg.MetadataValue.json({month: str(path) for month, path in files.items()}),
-            "bytes": sum(path.stat().st_size for path in files.values()),
+            "files": dg.MetadataValue.json({month: source.name for month, source in files.items()}),
+            "bytes": sum(source.size for source in files.values()),
         }
     )

@@ -1,6 +1,7 @@
 """Raw weekly files: each week's lines copied unchanged from the month(s) it overlaps."""
 
 import shutil
+import zipfile
 from collections import Counter
 
 import dagster as dg
@@ -11,6 +12,12 @@ from ecommerce_assets.partitions import months_overlapping, weekly_partitions_de
 from ecommerce_assets.raw_split import LandingFormatError, split_month
 from ecommerce_assets.resources import LakeResource
 from ecommerce_assets.settings import load_settings
+
+
+def _discard(folders: list) -> None:
+    """A failed run leaves the previous weeks in place: only its own staging goes."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dg.asset(
@@ -30,14 +37,18 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
     unroutable: Counter[str] = Counter()
     # A month is read once per run, however many of the run's weeks it feeds.
     for month in months_overlapping(weeks, load_settings()):
+        unroutable_stage = store.staging(f"unroutable-{month:%Y-%m}")
+        source = None
         try:
             source = store.landing_file(month)
-            unroutable_stage = store.staging(f"unroutable-{month:%Y-%m}")
             split = split_month(source, month, stages, unroutable_stage)
         except (MissingLandingFile, LandingFormatError) as error:
-            for stage in stages.values():
-                shutil.rmtree(stage, ignore_errors=True)
+            _discard([*stages.values(), unroutable_stage])
             raise dg.Failure(description=str(error)) from None
+        except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+            _discard([*stages.values(), unroutable_stage])
+            where = source.name if source else f"the landing zone ({month:%Y-%m})"
+            raise dg.Failure(description=f"{where}: reading failed ({error}); the file is damaged or incomplete") from None
         publish(unroutable_stage, store.unroutable_month(month))
         context.log.info(f"{source.name}: {split.rows_read} lines, {sum(split.unroutable.values())} unroutable")
         unroutable.update(split.unroutable)

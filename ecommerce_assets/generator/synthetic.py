@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -92,6 +93,7 @@ CARTS_PER_CART_SESSION = 1.78
 ONE_VIEW_SESSIONS = 0.40
 VIEW_LOG_SD = 1.45
 BOT_SESSION_RATE = 3e-6
+CHUNK_ROWS = 400_000
 BUYER_SHARE = 0.30
 BUYER_ACTIVITY = 3.0
 BUYING_SPELL_PROPENSITY = 10.0
@@ -331,12 +333,12 @@ def _match_total(views: np.ndarray, others: np.ndarray, target: int, eligible: n
             views[chosen] -= 1
 
 
-def day_lines(day: dt.date, scale: float, seed: int) -> list[str]:
-    """The lines of one day, sorted by time, exact duplicate copies included."""
+def day_text(day: dt.date, scale: float, seed: int) -> Iterator[str]:
+    """The lines of one day, sorted by time, exact duplicate copies included, as a few large text chunks."""
     catalog, calendar = build_catalog(scale, seed), build_calendar(scale)
     n_sessions = calendar.sessions[day]
     if not n_sessions:
-        return []
+        return
     model = month_model(day)
     rng = np.random.default_rng([seed, day.toordinal()])
 
@@ -411,29 +413,29 @@ def day_lines(day: dt.date, scale: float, seed: int) -> list[str]:
     user_text = catalog.user_ids.astype(str)
     brands = catalog.product_brand
     pcat = catalog.product_category
-    order = np.lexsort((np.arange(n), seconds))
-    lines = [
-        f"{prefix}{_CLOCK[t]} UTC,{kinds[k]},{product_text[p]},{category_text[pcat[p]]},"
-        f"{brands[p] or ''},{c // 100}.{c % 100:02d},{user_text[users[s]]},{'' if blank_session[s] else sessions[s]}\n"
-        for t, k, p, c, s in zip(
-            seconds[order].tolist(), kind[order].tolist(), products[order].tolist(), prices[order].tolist(),
-            session[order].tolist(),
+    # Exact duplicate copies sit right after their original, as in the dumps.
+    copies = 1 + (rng.random(n) < model.duplicate_rate)
+    order = np.repeat(np.lexsort((np.arange(n), seconds)), copies[np.lexsort((np.arange(n), seconds))])
+    # Formatted a slice at a time, so a busy full-scale day never holds all its lines as text at once.
+    for lo in range(0, len(order), CHUNK_ROWS):
+        part = order[lo : lo + CHUNK_ROWS]
+        yield "".join(
+            f"{prefix}{_CLOCK[t]} UTC,{kinds[k]},{product_text[p]},{category_text[pcat[p]]},"
+            f"{brands[p] or ''},{c // 100}.{c % 100:02d},{user_text[users[x]]},{'' if blank_session[x] else sessions[x]}\n"
+            for t, k, p, c, x in zip(
+                seconds[part].tolist(), kind[part].tolist(), products[part].tolist(), prices[part].tolist(),
+                session[part].tolist(),
+            )
         )
-    ]
-    duplicate_at = np.flatnonzero(rng.random(n) < model.duplicate_rate)
-    for offset, i in enumerate(duplicate_at.tolist()):
-        lines.insert(i + offset + 1, lines[i + offset])
-    return lines
 
 
 def _day_bytes(args: tuple[dt.date, float, int, bool]) -> bytes:
     """One day as bytes, gzip-compressed as its own member when asked (members concatenate into one file)."""
     day, scale, seed, compress = args
-    data = "".join(day_lines(day, scale, seed)).encode()
     if not compress:
-        return data
+        return b"".join(chunk.encode() for chunk in day_text(day, scale, seed))
     packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip container, no name or time: same bytes every run
-    return packer.compress(data) + packer.flush()
+    return b"".join(packer.compress(chunk.encode()) for chunk in day_text(day, scale, seed)) + packer.flush()
 
 
 def _gzip_header_only(text: str) -> bytes:

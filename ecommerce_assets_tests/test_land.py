@@ -1,0 +1,88 @@
+"""Real downloads: the Kaggle zip, a .csv and a .csv.gz land the same way; a copy is never partial."""
+
+import gzip
+import json
+import os
+import shutil
+import zipfile
+
+import dagster as dg
+import pytest
+
+from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.land import LandError, land
+from ecommerce_assets.raw_split import LandingFormatError
+from ecommerce_assets.settings import load_settings
+from ecommerce_assets_tests.helpers import materialize_weeks
+
+WEEK = "2019-10-28"  # spans 2019-Oct and 2019-Nov
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory):
+    """The same two months as .csv, as .csv.gz and as one Kaggle-style zip."""
+    root = tmp_path_factory.mktemp("dumps")
+    plain = generate(root / "csv", 0.0002, parse_months("2019-10..2019-11"), seed=8, compress=False)
+    (root / "gz").mkdir()
+    (root / "zip").mkdir()
+    gz = []
+    for path in plain:
+        target = root / "gz" / (path.name + ".gz")
+        with open(path, "rb") as src, gzip.open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        gz.append(target)
+    archive = root / "zip" / "ecommerce-behavior-data-from-multi-category-store.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in plain:
+            out.write(path, arcname=path.name)
+    return {"csv": plain, "gz": gz, "zip": [archive]}
+
+
+def _raw_week(tmp_path, files):
+    settings = load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data")})
+    for path in files:
+        assert land(path, settings.lake / "landing").copied
+    materialize_weeks(settings, WEEK, selection=dg.AssetSelection.assets("raw_events"))
+    folder = settings.lake / "raw" / "events" / f"week={WEEK}"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_zip_csv_and_gz_give_the_same_raw_weekly_files(tmp_path, dumps):
+    results = {kind: _raw_week(tmp_path / kind, files) for kind, files in dumps.items()}
+    assert set(results["csv"]) == {"_manifest.json", "part-2019-10-00000.csv.gz", "part-2019-11-00000.csv.gz"}
+    assert results["csv"]["part-2019-10-00000.csv.gz"] != b""
+    manifests = {kind: result.pop("_manifest.json") for kind, result in results.items()}
+    assert results["zip"] == results["csv"] == results["gz"]
+    rows = {kind: json.loads(m)["rows"] for kind, m in manifests.items()}
+    assert rows["zip"] == rows["csv"] == rows["gz"] > 0
+    assert "ecommerce-behavior-data-from-multi-category-store.zip:2019-Oct.csv" in json.loads(manifests["zip"])["sources"]
+
+
+def test_landing_is_checksummed_idempotent_and_never_partial(tmp_path, dumps, monkeypatch):
+    source = dumps["gz"][0]
+    landing = tmp_path / "landing"
+    first = land(source, landing)
+    assert first.copied and first.target.read_bytes() == source.read_bytes()
+    assert (landing / "2019-Oct.csv.gz.sha256").read_text().split()[0] == first.sha256
+    assert not land(source, landing).copied  # same checksum: nothing to do
+
+    def interrupted(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(OSError, match="disk full"):
+        land(dumps["gz"][1], landing)
+    assert not (landing / "2019-Nov.csv.gz").exists()
+    assert not (landing / "2019-Nov.csv.gz.partial").exists()
+
+
+def test_files_that_are_not_dumps_are_refused(tmp_path, dumps):
+    wrong_name = tmp_path / "events.csv"
+    shutil.copy(dumps["csv"][0], wrong_name)
+    with pytest.raises(LandError, match="expected a Kaggle dump name"):
+        land(wrong_name, tmp_path / "landing")
+    wrong_header = tmp_path / "2019-Dec.csv"
+    wrong_header.write_text("time,type\n")
+    with pytest.raises(LandingFormatError, match="line 1: header is 'time,type'"):
+        land(wrong_header, tmp_path / "landing")
+    assert not (tmp_path / "landing" / "2019-Dec.csv").exists()
