@@ -398,30 +398,37 @@ def day_text(day: dt.date, scale: float, seed: int) -> Iterator[str]:
     prices[catalog.product_free[products] & (rng.random(n) < catalog.free_rate)] = 0
     sessions = _uuids(rng, n_sessions)
     blank_session = rng.random(n_sessions) < 1e-6
+    copies = 1 + (rng.random(n) < model.duplicate_rate)
+    del position, gaps, cumulative, offset, drift  # only what the lines need stays in memory
 
+    # Text pieces built once per day: per product "id,category_id,code,brand", per session "user,session".
     today = day.toordinal()
-    shifted = day >= TAXONOMY_SHIFT
     category_text = []
-    for c, cid in enumerate(catalog.category_ids):
+    for c, cid in enumerate(catalog.category_ids.tolist()):
         code = catalog.category_codes[c] if today >= catalog.category_code_from[c] else None
-        if c == 0 and shifted:
+        if c == 0 and day >= TAXONOMY_SHIFT:
             cid, code = SMARTPHONE_FROM_DECEMBER
         category_text.append(f"{cid},{code or ''}")
+    product_text = [
+        f"{pid},{category_text[c]},{brand or ''}"
+        for pid, c, brand in zip(catalog.product_ids.tolist(), catalog.product_category.tolist(), catalog.product_brand)
+    ]
+    session_text = [
+        f"{uid},{'' if blank else sid}"
+        for uid, sid, blank in zip(catalog.user_ids[users].tolist(), sessions, blank_session.tolist())
+    ]
+    del sessions
     kinds = ("view", "cart", "purchase")
     prefix = day.isoformat() + " "
-    product_text = catalog.product_ids.astype(str)
-    user_text = catalog.user_ids.astype(str)
-    brands = catalog.product_brand
-    pcat = catalog.product_category
+    by_time = np.lexsort((np.arange(n), seconds))
     # Exact duplicate copies sit right after their original, as in the dumps.
-    copies = 1 + (rng.random(n) < model.duplicate_rate)
-    order = np.repeat(np.lexsort((np.arange(n), seconds)), copies[np.lexsort((np.arange(n), seconds))])
+    order = np.repeat(by_time, copies[by_time])
+    del by_time, copies
     # Formatted a slice at a time, so a busy full-scale day never holds all its lines as text at once.
     for lo in range(0, len(order), CHUNK_ROWS):
         part = order[lo : lo + CHUNK_ROWS]
         yield "".join(
-            f"{prefix}{_CLOCK[t]} UTC,{kinds[k]},{product_text[p]},{category_text[pcat[p]]},"
-            f"{brands[p] or ''},{c // 100}.{c % 100:02d},{user_text[users[x]]},{'' if blank_session[x] else sessions[x]}\n"
+            f"{prefix}{_CLOCK[t]} UTC,{kinds[k]},{product_text[p]},{c // 100}.{c % 100:02d},{session_text[x]}\n"
             for t, k, p, c, x in zip(
                 seconds[part].tolist(), kind[part].tolist(), products[part].tolist(), prices[part].tolist(),
                 session[part].tolist(),

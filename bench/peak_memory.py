@@ -1,0 +1,60 @@
+"""Run a command and print its wall time and the peak memory of its whole process tree.
+
+`/usr/bin/time -v` reports the largest single process; a generator or Spark run is several processes,
+so this samples the summed resident memory of the tree from /proc every 0.2 s (Linux only).
+
+    python bench/peak_memory.py -- ecommerce generate --scale 1.0 --start 2019-11-11 --end 2019-11-17
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _children(pid: int) -> list[int]:
+    tree, frontier = [pid], [pid]
+    while frontier:
+        current = frontier.pop()
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                kids = (task / "children").read_text().split()
+                tree += map(int, kids)
+                frontier += map(int, kids)
+        except OSError:
+            continue
+    return tree
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    command = argv[argv.index("--") + 1 :] if "--" in argv else argv
+    if not command:
+        print(__doc__, file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    process = subprocess.Popen(command)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, sum(_rss_bytes(p) for p in _children(process.pid)))
+        time.sleep(0.2)
+    seconds = time.perf_counter() - started
+    print(f"peak_memory: wall {seconds:.1f} s, peak RSS of the process tree {peak / 2**30:.2f} GiB, "
+          f"exit {process.returncode}", file=sys.stderr)
+    return process.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
