@@ -1,14 +1,15 @@
 """Run a command and print its wall time and the peak memory of its whole process tree.
 
 `/usr/bin/time -v` reports the largest single process; a generator or Spark run is several processes,
-so this samples the summed resident memory of the tree from /proc every 0.2 s (Linux only).
+so this samples the memory of the whole tree from /proc every 0.2 s (Linux only). It sums PSS
+(proportional set size): pages that forked workers share with their parent are counted once, not once
+per process as a sum of RSS would.
 
     python bench/peak_memory.py -- ecommerce generate --scale 1.0 --start 2019-11-11 --end 2019-11-17
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -29,10 +30,10 @@ def _children(pid: int) -> list[int]:
     return tree
 
 
-def _rss_bytes(pid: int) -> int:
+def _pss_bytes(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -48,10 +49,10 @@ def main(argv: list[str]) -> int:
     process = subprocess.Popen(command)
     peak = 0
     while process.poll() is None:
-        peak = max(peak, sum(_rss_bytes(p) for p in _children(process.pid)))
+        peak = max(peak, sum(_pss_bytes(p) for p in _children(process.pid)))
         time.sleep(0.2)
     seconds = time.perf_counter() - started
-    print(f"peak_memory: wall {seconds:.1f} s, peak RSS of the process tree {peak / 2**30:.2f} GiB, "
+    print(f"peak_memory: wall {seconds:.1f} s, peak memory (PSS) of the process tree {peak / 2**30:.2f} GiB, "
           f"exit {process.returncode}", file=sys.stderr)
     return process.returncode
 
