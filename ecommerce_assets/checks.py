@@ -44,9 +44,9 @@ def _rows_per_week(files: list[str]) -> dict[dt.date, int]:
     """Row count per week folder, read from the Parquet files themselves."""
     if not files:
         return {}
-    rows = duckdb.sql(
+    rows = duckdb.execute(
         "select week, count(*) from read_parquet($files, hive_partitioning = true, hive_types = {'week': date}) group by week",
-        params={"files": files},
+        {"files": files},
     ).fetchall()
     return {week: count for week, count in rows}
 
@@ -75,7 +75,7 @@ def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckR
     ]
     files = _clean_files(lake, weeks)
     if files:
-        null_keys, duplicate_ids, bad_types, outside = duckdb.sql(
+        null_keys, duplicate_ids, bad_types, outside = duckdb.execute(
             f"""
             with events as (select * from read_parquet($files, hive_partitioning = true, hive_types = {{'week': date}}))
             select
@@ -86,7 +86,7 @@ def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckR
                 count(*) filter (where event_time < week or event_time >= week + interval 7 day)
             from events
             """,
-            params={"files": files},
+            {"files": files},
         ).fetchone()
     else:
         null_keys = duplicate_ids = bad_types = outside = 0

@@ -94,10 +94,16 @@ def layer_counts() -> dict[str, int]:
     counts["duplicates dropped"] = sum(json.loads(p.read_text())["duplicates"] for p in clean)
     for label, folder in (("clean rows", "clean/events"), ("rejected rows", "quarantine/events")):
         files = [str(p) for p in (lake / folder).glob("week=*/*.parquet")]
-        counts[label] = duckdb.sql("select count(*) from read_parquet($f)", params={"f": files}).fetchone()[0] if files else 0
+        counts[label] = duckdb.execute("select count(*) from read_parquet($f)", {"f": files}).fetchone()[0] if files else 0
     if settings.duckdb_path.exists():
         with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-            for label, table in (("warehouse raw.events", "raw.events"), ("dbt core.fct_events", "core.fct_events")):
+            for label, table in (
+                ("warehouse raw.events", "raw.events"),
+                ("dbt core.fct_events", "core.fct_events"),
+                ("dbt core.fct_sessions", "core.fct_sessions"),
+                ("dbt core.dim_users", "core.dim_users"),
+                ("dbt marts.mart_daily_kpis", "marts.mart_daily_kpis"),
+            ):
                 try:
                     counts[label] = con.execute(f"select count(*) from {table}").fetchone()[0]
                 except duckdb.CatalogException:

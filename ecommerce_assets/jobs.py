@@ -11,9 +11,19 @@ landing_job = dg.define_asset_job(
     description="Validate the monthly dumps in the landing zone.",
 )
 
+# Every weekly-partitioned asset carries the tag "weekly" (dbt models through their dbt tag).
+WEEKLY_ASSETS = dg.AssetSelection.tag("weekly", "")
+HISTORY_ASSETS = dg.AssetSelection.tag("history", "")
+
 weekly_events_job = dg.define_asset_job(
     "weekly_events_job",
-    selection=dg.AssetSelection.assets("raw_events").downstream(),
+    selection=WEEKLY_ASSETS,
     partitions_def=weekly_partitions_def,
     description="Raw split, Spark clean, warehouse load and weekly dbt models for a week or a range of weeks.",
+)
+
+marts_job = dg.define_asset_job(
+    "marts_job",
+    selection=HISTORY_ASSETS,
+    description="Dimensions and marts over all loaded weeks.",
 )

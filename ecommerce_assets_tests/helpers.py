@@ -11,7 +11,8 @@ from ecommerce_assets.assets import clean, dbt, landing, raw, warehouse
 from ecommerce_assets.resources import build_resources
 from ecommerce_assets.settings import Settings
 
-WEEKLY = dg.AssetSelection.assets("raw_events").downstream()
+WEEKLY = dg.AssetSelection.tag("weekly", "")
+HISTORY = dg.AssetSelection.tag("history", "")
 ALL_ASSETS = dg.load_assets_from_modules([landing, raw, clean, warehouse, dbt])
 
 

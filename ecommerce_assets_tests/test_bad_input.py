@@ -40,7 +40,7 @@ def test_bad_rows_are_quarantined_with_reasons(spark, settings):
     with open(settings.lake / "quarantine" / "unroutable" / "month=2019-10" / "unroutable.csv") as handle:
         unroutable = {r["raw_line"]: r for r in csv.DictReader(handle)}
     rejected = dict(
-        duckdb.sql(
+        duckdb.execute(
             f"select raw_line, reject_reason from read_parquet('{settings.lake}/quarantine/events/week=2019-10-28/*.parquet')"
         ).fetchall()
     )

@@ -24,7 +24,7 @@ def _layer_counts(settings, week: dt.date) -> dict[str, int]:
         fact, fact_ids = con.execute(
             "select count(*), count(distinct event_id) from core.fct_events where event_week = ?", [week]
         ).fetchone()
-    parquet = duckdb.sql(f"select count(*) from read_parquet('{lake}/clean/events/week={week}/*.parquet')").fetchone()[0]
+    parquet = duckdb.execute(f"select count(*) from read_parquet('{lake}/clean/events/week={week}/*.parquet')").fetchone()[0]
     return {
         "raw": raw["rows"],
         "raw_sources": len(raw["sources"]),

@@ -30,7 +30,7 @@ def test_real_rows_pass_clean_with_ids_preserved(spark, settings):
     assert manifest["duplicates"] == duplicate_count(lines)
     assert manifest["clean_rows"] == 1000 - duplicate_count(lines)
 
-    clean = duckdb.sql(
+    clean = duckdb.execute(
         "select cast(category_id as varchar), cast(product_id as varchar), cast(user_id as varchar), "
         "cast(price as varchar), strftime(event_time, '%Y-%m-%d %H:%M:%S') || ' UTC' "
         f"from read_parquet('{settings.lake}/clean/events/week=2019-09-30/*.parquet')"

@@ -22,6 +22,7 @@ from ecommerce_assets.spark.pipeline import clean_weeks
             deps=["raw_events"],
             group_name="lake",
             kinds={"spark", "parquet"},
+            tags={"weekly": ""},
             description="clean/events/week=.../*.parquet: typed, de-duplicated, imputed events.",
         ),
         dg.AssetSpec(
@@ -29,6 +30,7 @@ from ecommerce_assets.spark.pipeline import clean_weeks
             deps=["raw_events"],
             group_name="lake",
             kinds={"spark", "parquet"},
+            tags={"weekly": ""},
             description="quarantine/events/week=.../*.parquet: rejected lines with reject_reason and source file.",
         ),
     ],
@@ -52,7 +54,7 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource
     for week_counts in counts.values():
         by_reason.update(week_counts.rejected_by_reason)
     files = sorted(str(p) for w in weeks for p in store.clean_week(w).glob("*.parquet"))
-    sample = duckdb.sql("select * from read_parquet($f) limit 5", params={"f": files[:1]}) if files else None
+    sample = duckdb.execute("select * from read_parquet($f) limit 5", {"f": files[:1]}) if files else None
     yield dg.MaterializeResult(
         asset_key="clean_events",
         metadata={
@@ -65,7 +67,11 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource
             "spark_session_seconds": round(session_seconds, 2),
             "spark_seconds": round(spark_seconds, 2),
             "rows_per_second": round(raw_rows / spark_seconds) if spark_seconds > 0 else 0,
-            "preview": preview(sample.fetchall(), sample.columns) if sample is not None else dg.MetadataValue.text("no rows"),
+            "preview": (
+                preview(sample.fetchall(), [column[0] for column in sample.description])
+                if sample is not None
+                else dg.MetadataValue.text("no rows")
+            ),
         },
     )
     yield dg.MaterializeResult(

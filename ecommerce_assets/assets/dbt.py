@@ -1,4 +1,13 @@
-"""dbt models built per weekly partition: the window goes to dbt as ``--vars``, dbt tests become asset checks."""
+"""dbt models as two asset definitions, one per partitioning (never mixed in one definition):
+
+* ``weekly_dbt_models`` (dbt tag ``weekly``): staging and the incremental facts, built per weekly partition
+  with the window passed as ``--vars``;
+* ``history_dbt_models`` (dbt tag ``history``): dimensions and marts, rebuilt over all history.
+
+dbt tests become asset checks. ``buildable`` indirect selection runs a test only where all its parents
+are built or upstream of what is built, so the dimensions' key tests (which also read the facts) run with
+the dimensions, not with a weekly run that precedes them.
+"""
 
 import datetime as dt
 import json
@@ -14,7 +23,7 @@ from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import DuckDBWarehouse
 
-WEEKLY_MODELS = "stg_events fct_events"
+DBT_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
 
 
 def dbt_window_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
@@ -28,7 +37,7 @@ def dbt_build_args(start: dt.datetime, end: dt.datetime) -> list[str]:
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    select=WEEKLY_MODELS,
+    select="tag:weekly",
     partitions_def=weekly_partitions_def,
     backfill_policy=dg.BackfillPolicy.single_run(),
     name="weekly_dbt_models",
@@ -37,8 +46,17 @@ def weekly_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
 ) -> Iterator[Any]:
     window = context.partition_time_window
-    with _environ(warehouse.dbt_env()):
+    with _environ({**warehouse.dbt_env(), **DBT_ENV}):
         invocation = dbt.cli(dbt_build_args(window.start, window.end), context=context)
+    yield from invocation.stream()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, select="tag:history", name="history_dbt_models")
+def history_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
+) -> Iterator[Any]:
+    with _environ({**warehouse.dbt_env(), **DBT_ENV}):
+        invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
 
 

@@ -23,6 +23,7 @@ def _discard(folders: list) -> None:
 @dg.asset(
     partitions_def=weekly_partitions_def,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    tags={"weekly": ""},
     deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
     group_name="lake",
     kinds={"csv"},

@@ -41,6 +41,7 @@ create table if not exists raw.events (
     deps=["clean_events"],
     partitions_def=weekly_partitions_def,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    tags={"weekly": ""},
     check_specs=warehouse_check_specs,
     group_name="warehouse",
     kinds={"duckdb"},

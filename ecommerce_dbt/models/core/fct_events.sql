@@ -11,8 +11,8 @@
 with events_in_window as (
     select *
     from {{ ref('stg_events') }}
-    where event_week >= cast('{{ var("min_week") }}' as date)
-      and event_week < cast('{{ var("max_week") }}' as date)
+    where event_week >= {{ window_start() }}
+      and event_week < {{ window_end() }}
 )
 
 select
@@ -22,6 +22,10 @@ select
     event_hour,
     event_week,
     event_type,
+    {{ surrogate_key(['user_id']) }} as user_key,
+    {{ surrogate_key(['product_id']) }} as product_key,
+    {{ surrogate_key(['category_id']) }} as category_key,
+    {{ surrogate_key(['brand']) }} as brand_key,
     product_id,
     category_id,
     category_code,

@@ -1,0 +1,39 @@
+{#- Generic test: values outside [min_value, max_value] (nulls pass) fail. -#}
+{% test within_range(model, column_name, min_value=none, max_value=none) %}
+select *
+from {{ model }}
+where {{ column_name }} is not null
+  and (
+      {% if min_value is not none %}{{ column_name }} < {{ min_value }}{% else %}false{% endif %}
+      or {% if max_value is not none %}{{ column_name }} > {{ max_value }}{% else %}false{% endif %}
+  )
+{% endtest %}
+
+{#- Generic test: the combination of columns is unique. -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+{#- Generic test on a dimension: every key a fact uses matches exactly one dimension row (optionally
+    among rows passing `where`, e.g. current SCD2 versions). Defined on the dimension so it runs when the
+    dimension is built, after the facts. -#}
+{% test resolves_fact_keys(model, fact, fact_column, key, where=none) %}
+with dimension as (
+    select {{ key }} as dimension_key, count(*) as n
+    from {{ model }}
+    {% if where %}where {{ where }}{% endif %}
+    group by {{ key }}
+),
+
+fact_keys as (
+    select distinct {{ fact_column }} as fact_key from {{ fact }} where {{ fact_column }} is not null
+)
+
+select fact_keys.fact_key, dimension.n
+from fact_keys
+left join dimension on fact_keys.fact_key = dimension.dimension_key
+where coalesce(dimension.n, 0) <> 1
+{% endtest %}

@@ -1,0 +1,60 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_week',
+        on_schema_change='fail'
+    )
+}}
+
+{#-
+A session belongs to the week it starts in. A run for [min_week, max_week) rebuilds the sessions that
+start in [min_week - 7 days, max_week) from the events of [min_week - 7 days, max_week + 7 days): a
+session that started last week and crossed into this one is completed, never split or counted twice.
+-#}
+with events as (
+    select *
+    from {{ ref('fct_events') }}
+    where event_week >= {{ window_start(-7) }}
+      and event_week < {{ window_end(7) }}
+      and user_session is not null
+),
+
+sessions as (
+    select
+        user_session as session_id,
+        min(user_id) as user_id,
+        min(event_time) as session_start,
+        max(event_time) as session_end,
+        count(*) as events,
+        count(case when event_type = 'view' then 1 end) as views,
+        count(case when event_type = 'cart' then 1 end) as carts,
+        count(case when event_type = 'remove_from_cart' then 1 end) as removals,
+        count(case when event_type = 'purchase' then 1 end) as purchases,
+        count(distinct product_id) as products,
+        sum(revenue) as revenue
+    from events
+    group by user_session
+)
+
+select
+    session_id,
+    {{ surrogate_key(['user_id']) }} as user_key,
+    user_id,
+    session_start,
+    session_end,
+    {{ seconds_between('session_start', 'session_end') }} as duration_seconds,
+    cast(session_start as date) as session_date,
+    {{ week_start('session_start') }} as session_week,
+    events,
+    views,
+    carts,
+    removals,
+    purchases,
+    products,
+    revenue,
+    carts > 0 as reached_cart,
+    purchases > 0 as reached_purchase
+from sessions
+where {{ week_start('session_start') }} >= {{ window_start(-7) }}
+  and {{ week_start('session_start') }} < {{ window_end() }}

@@ -1,0 +1,46 @@
+{#-
+Type-2 price history: a new version starts whenever a product's price changes from one event to the
+next (zero prices included, as delivered). Current attributes (brand, category) are the latest seen.
+-#}
+with events as (
+    select product_id, product_key, event_time, event_id, price, brand, category_id, category_code
+    from {{ ref('fct_events') }}
+),
+
+changes as (
+    select
+        *,
+        lag(price) over (partition by product_id order by event_time, event_id) as previous_price
+    from events
+),
+
+versions as (
+    select product_id, product_key, price, event_time as valid_from
+    from changes
+    where previous_price is null or previous_price <> price
+),
+
+latest as (
+    select product_id, brand, category_id, category_code
+    from (
+        select *, row_number() over (partition by product_id order by event_time desc, event_id desc) as recency
+        from events
+    ) as ranked
+    where recency = 1
+)
+
+select
+    {{ surrogate_key(['versions.product_id', 'versions.valid_from']) }} as product_version_key,
+    versions.product_key,
+    versions.product_id,
+    versions.price,
+    versions.valid_from,
+    lead(versions.valid_from) over (partition by versions.product_id order by versions.valid_from) as valid_to,
+    lead(versions.valid_from) over (partition by versions.product_id order by versions.valid_from) is null as is_current,
+    latest.brand,
+    {{ surrogate_key(['latest.brand']) }} as brand_key,
+    latest.category_id,
+    {{ surrogate_key(['latest.category_id']) }} as category_key,
+    latest.category_code
+from versions
+inner join latest on versions.product_id = latest.product_id

@@ -1,0 +1,35 @@
+{#- Cohort = the month of a user's first purchase over all history. -#}
+with cohorts as (
+    select user_id, first_purchase_month as cohort_month
+    from {{ ref('dim_users') }}
+    where first_purchase_month is not null
+),
+
+purchase_months as (
+    select distinct user_id, {{ month_start('activity_date') }} as purchase_month
+    from {{ ref('fct_daily_user_activity') }}
+    where purchases > 0
+),
+
+sizes as (
+    select cohort_month, count(*) as cohort_buyers from cohorts group by cohort_month
+),
+
+retained as (
+    select
+        cohorts.cohort_month,
+        {{ months_between('cohorts.cohort_month', 'purchase_months.purchase_month') }} as month_offset,
+        count(*) as repeat_buyers
+    from cohorts
+    inner join purchase_months on cohorts.user_id = purchase_months.user_id
+    group by cohorts.cohort_month, {{ months_between('cohorts.cohort_month', 'purchase_months.purchase_month') }}
+)
+
+select
+    retained.cohort_month,
+    retained.month_offset,
+    sizes.cohort_buyers,
+    retained.repeat_buyers,
+    cast(retained.repeat_buyers as double) / sizes.cohort_buyers as retention_rate
+from retained
+inner join sizes on retained.cohort_month = sizes.cohort_month
