@@ -123,3 +123,14 @@ def warehouse_check_result(
         passed=not mismatched,
         metadata={"weeks_checked": len(weeks), "mismatched_weeks": dg.MetadataValue.json(mismatched)},
     )
+
+
+# A week whose facts are not built by Monday 09:00 UTC after it ends shows as a failed (red) check. This
+# partition-aware check says exactly "the latest week is missing"; FreshnessPolicy objects, which
+# supersede it, look at materialization times only.
+fact_freshness_checks = dg.build_time_partition_freshness_checks(
+    assets=[dg.AssetKey(["core", "fct_events"])], deadline_cron="0 9 * * 1", timezone="UTC"
+)
+freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=fact_freshness_checks, name="fact_freshness_sensor"
+)

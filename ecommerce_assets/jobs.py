@@ -13,7 +13,7 @@ landing_job = dg.define_asset_job(
 
 # Every weekly-partitioned asset carries the tag "weekly" (dbt models through their dbt tag).
 WEEKLY_ASSETS = dg.AssetSelection.tag("weekly", "")
-HISTORY_ASSETS = dg.AssetSelection.tag("history", "")
+HISTORY_ASSETS = dg.AssetSelection.tag("history", "") | dg.AssetSelection.assets("dashboard")
 
 weekly_events_job = dg.define_asset_job(
     "weekly_events_job",
@@ -25,5 +25,5 @@ weekly_events_job = dg.define_asset_job(
 marts_job = dg.define_asset_job(
     "marts_job",
     selection=HISTORY_ASSETS,
-    description="Dimensions and marts over all loaded weeks.",
+    description="Dimensions, marts and the dashboard over all loaded weeks.",
 )

@@ -34,9 +34,9 @@ class DuckDBWarehouse(dg.ConfigurableResource):
     path: str
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(self.path)
+        connection = duckdb.connect(self.path, read_only=read_only)
         try:
             connection.execute("set TimeZone = 'UTC'")
             yield connection
@@ -46,6 +46,21 @@ class DuckDBWarehouse(dg.ConfigurableResource):
     def dbt_env(self) -> dict[str, str]:
         """What profiles.yml reads: the absolute path, since dbt runs from the project folder."""
         return {"ECOMMERCE_DUCKDB_PATH": str(Path(self.path).resolve())}
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """The folder reports (the dashboard) are written to."""
+
+    folder: str
+
+    def write(self, name: str, text: str) -> Path:
+        """Write aside, then rename: a reader never sees half a file."""
+        target = Path(self.folder) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+        return target
 
 
 def spark_config(settings: Settings) -> dict[str, Any]:
@@ -79,6 +94,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "lake": LakeResource(root=str(settings.lake)),
         "warehouse": DuckDBWarehouse(path=str(settings.duckdb_path)),
+        "reports": ReportsResource(folder=str(settings.reports_dir)),
         # Lazy: only the step that asks for the session starts a JVM, once per run.
         "pyspark": LazyPySparkResource(spark_config=spark_config(settings)),
         "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target, dbt_executable=_dbt_executable()),

@@ -38,6 +38,8 @@ class Settings:
     first_month: dt.date
     last_month: dt.date
     dbt_target: str
+    replay_interval_seconds: int
+    reports_dir: Path
 
     @property
     def weeks_end(self) -> dt.date:
@@ -64,6 +66,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("ECOMMERCE_FIRST_MONTH", "2019-10", "First monthly source file expected in landing (YYYY-MM)."),
     ("ECOMMERCE_LAST_MONTH", "2020-04", "Last monthly source file expected in landing (YYYY-MM)."),
     ("ECOMMERCE_DBT_TARGET", "duckdb", "dbt target in ecommerce_dbt/profiles.yml."),
+    ("ECOMMERCE_REPORTS_DIR", "$ECOMMERCE_DATA_DIR/reports", "Where the dashboard (dashboard.html) is written."),
+    ("ECOMMERCE_REPLAY_INTERVAL_SECONDS", "60", "Seconds between two weeks of the history replay sensor."),
 )
 
 
@@ -139,6 +143,10 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             f"ECOMMERCE_LAST_MONTH={last_month:%Y-%m} is before ECOMMERCE_FIRST_MONTH={first_month:%Y-%m}"
         )
 
+    interval = get("ECOMMERCE_REPLAY_INTERVAL_SECONDS", "60")
+    if not interval.isdigit() or int(interval) < 5:
+        raise SettingsError(f"ECOMMERCE_REPLAY_INTERVAL_SECONDS={interval!r}: expected whole seconds, at least 5")
+
     return Settings(
         data_dir=data_dir,
         lake=(base / lake_value).resolve(),
@@ -152,4 +160,6 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         first_month=first_month,
         last_month=last_month,
         dbt_target=get("ECOMMERCE_DBT_TARGET", "duckdb"),
+        replay_interval_seconds=int(interval),
+        reports_dir=path("ECOMMERCE_REPORTS_DIR", str(data_dir / "reports")),
     )

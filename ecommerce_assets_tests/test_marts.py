@@ -2,15 +2,18 @@
 re-runs and week-by-week replays."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import dagster as dg
 import duckdb
 import pytest
+from PIL import Image
 
 from ecommerce_assets.generator.synthetic import generate, parse_months
 from ecommerce_assets.resources import build_resources
 from ecommerce_assets.settings import load_settings
+from ecommerce_assets_tests.browser import render
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 
 WEEKS = ("2019-10-14", "2019-10-21", "2019-10-28")
@@ -127,6 +130,30 @@ def test_marts_match_figures_computed_from_the_clean_parquet(built):
         for user_id in sorted(scores)[:: max(1, len(scores) // 7)]:
             s = scores[user_id]
             assert rfm[user_id] == s["r"] * 100 + s["f"] * 10 + s["m"], user_id
+
+
+def test_dashboard_renders_every_chart_offline_in_chromium(built, tmp_path):
+    settings = built
+    result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets("dashboard"), resources=build_resources(settings))
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    page = settings.reports_dir / "dashboard.html"
+    assert metadata["path"].value == str(page) and metadata["charts"].value == 13
+    head, _, body = page.read_text().partition("</head>")
+    # Self-contained: plotly.js is inlined in the head and nothing in the page loads from elsewhere (a load
+    # that failed offline would also show as a console error below).
+    assert head.count("<script>") == 1 and len(head) > 1_000_000
+    assert not re.search(r'(src|href)="https?:', body)
+    dom, console = render(page.as_uri(), tmp_path / "profile", screenshot=tmp_path / "dashboard.png")
+    assert not [line for line in console if "Uncaught" in line or "Error" in line], console
+    # plotly marks a chart's div js-plotly-plot once it has drawn it
+    tags = [re.search(rf'<div[^>]*id="chart-{i}"[^>]*>', dom) for i in range(13)]
+    assert all(tag and "js-plotly-plot" in tag.group(0) for tag in tags), [bool(t) for t in tags]
+    for title in ("Monthly events by type", "RFM segments", "MAU and stickiness", "Weekly cohort retention",
+                  "Top 7 brands by revenue", "Purchases by weekday and hour"):
+        assert title in dom
+    with Image.open(tmp_path / "dashboard.png") as shot:
+        colours = shot.convert("RGB").resize((200, 600)).getcolors(maxcolors=100_000)
+    assert colours is not None and len(colours) > 100  # a blank page has one or two colours
 
 
 def test_rerun_and_replay_leave_facts_and_marts_identical(built):

@@ -7,8 +7,7 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster}"
 export SPARK_LOCAL_IP=127.0.0.1 DAGSTER_TELEMETRY_DISABLED=1
-mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || { mkdir -p "$DAGSTER_HOME"; cp config/dagster.yaml "$DAGSTER_HOME/"; }
 
 SCALE="${ECOMMERCE_DEMO_SCALE:-0.001}"
 FIRST_WEEK="${ECOMMERCE_FIRST_WEEK:-2019-09-30}"

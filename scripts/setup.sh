@@ -19,4 +19,7 @@ else
 fi
 # The manifest Dagster loads the dbt assets from; parsing needs no warehouse connection.
 .venv/bin/dbt parse --quiet --project-dir ecommerce_dbt --profiles-dir ecommerce_dbt
+# The local Dagster instance: telemetry off, one writer at a time in the DuckDB pool.
+mkdir -p "${DAGSTER_HOME:-.dagster}"
+[ -f "${DAGSTER_HOME:-.dagster}/dagster.yaml" ] || cp config/dagster.yaml "${DAGSTER_HOME:-.dagster}/dagster.yaml"
 echo "setup: .venv ready ($(.venv/bin/python --version), dagster $(.venv/bin/python -c 'import dagster; print(dagster.__version__)'))"

@@ -17,13 +17,24 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import DuckDBWarehouse
 
 DBT_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
+# Warehouse writers share one pool (limit 1 in the instance's dagster.yaml): DuckDB allows one writer.
+WAREHOUSE_POOL = "duckdb_warehouse"
+RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class HistoryTranslator(DagsterDbtTranslator):
+    """Dimensions and marts refresh by themselves once weekly facts land (declarative automation)."""
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
 
 
 def dbt_window_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
@@ -41,6 +52,8 @@ def dbt_build_args(start: dt.datetime, end: dt.datetime) -> list[str]:
     partitions_def=weekly_partitions_def,
     backfill_policy=dg.BackfillPolicy.single_run(),
     name="weekly_dbt_models",
+    pool=WAREHOUSE_POOL,
+    retry_policy=RETRY,
 )
 def weekly_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
@@ -51,7 +64,14 @@ def weekly_dbt_models(
     yield from invocation.stream()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, select="tag:history", name="history_dbt_models")
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    select="tag:history",
+    name="history_dbt_models",
+    dagster_dbt_translator=HistoryTranslator(),
+    pool=WAREHOUSE_POOL,
+    retry_policy=RETRY,
+)
 def history_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
 ) -> Iterator[Any]:

@@ -27,6 +27,7 @@ def _discard(folders: list) -> None:
     deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
     group_name="lake",
     kinds={"csv"},
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     description="raw/events/week=YYYY-MM-DD/part-*.csv.gz: the week's lines as delivered, in several gzip parts.",
 )
 def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:

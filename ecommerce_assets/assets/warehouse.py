@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 
 from ecommerce_assets.assets.common import weeks_of
+from ecommerce_assets.assets.dbt import RETRY, WAREHOUSE_POOL
 from ecommerce_assets.checks import warehouse_check_result, warehouse_check_specs
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import DuckDBWarehouse, LakeResource
@@ -45,6 +46,8 @@ create table if not exists raw.events (
     check_specs=warehouse_check_specs,
     group_name="warehouse",
     kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    retry_policy=RETRY,
     description="raw.events in the warehouse: each run replaces exactly its weeks, in one transaction.",
 )
 def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: DuckDBWarehouse):

@@ -1,0 +1,55 @@
+"""History replay: a sensor that behaves as if one week of data arrived per tick.
+
+Off by default. Each tick requests the earliest week after the cursor that is neither materialized nor
+being processed, so turning it on after a partial backfill continues where the data stops; the cursor
+(the last week requested, kept by Dagster) makes it restart-safe and moves forward only; a run key per
+week means a week is never requested twice. After the last week it requests nothing. A week whose run
+failed stays behind the cursor: retry it alone from the UI or the CLI.
+"""
+
+import dagster as dg
+
+from ecommerce_assets.jobs import weekly_events_job
+from ecommerce_assets.partitions import weekly_partitions_def
+from ecommerce_assets.settings import load_settings
+
+# The last asset of the weekly graph: a week is done when its facts are built.
+WEEK_DONE = dg.AssetKey(["core", "fct_events"])
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def next_week_to_replay(
+    partition_keys: list[str], materialized: set[str], in_flight: set[str], cursor: str | None
+) -> str | None:
+    """The earliest week after the cursor that is not done and not running (pure, for the tests)."""
+    for key in partition_keys:
+        if cursor is not None and key <= cursor:
+            continue
+        if key not in materialized and key not in in_flight:
+            return key
+    return None
+
+
+@dg.sensor(
+    job=weekly_events_job,
+    minimum_interval_seconds=load_settings().replay_interval_seconds,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Replays 2019-10 .. 2020-04 one week per tick, as if each week had just arrived.",
+)
+def history_replay_sensor(context: dg.SensorEvaluationContext):
+    instance = context.instance
+    keys = weekly_partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+    materialized = set(instance.get_materialized_partitions(WEEK_DONE))
+    runs = instance.get_runs(dg.RunsFilter(job_name=weekly_events_job.name, statuses=IN_FLIGHT))
+    in_flight = {run.tags.get("dagster/partition") for run in runs} - {None}
+    week = next_week_to_replay(keys, materialized, in_flight, context.cursor)
+    if week is None:
+        return dg.SkipReason("no week left to replay after " + (context.cursor or "the start"))
+    context.update_cursor(week)
+    # The run key makes a second request for the same week a no-op, even across daemon restarts.
+    return dg.RunRequest(run_key=f"replay-{week}", partition_key=week, tags={"ecommerce/replay": "true"})

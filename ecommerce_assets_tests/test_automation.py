@@ -1,0 +1,68 @@
+"""The weekly schedule and the history replay sensor, evaluated with Dagster's test contexts."""
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from ecommerce_assets.definitions import defs
+from ecommerce_assets.partitions import weekly_partitions_def
+from ecommerce_assets.schedules import weekly_schedule
+from ecommerce_assets.sensors import WEEK_DONE, history_replay_sensor, next_week_to_replay
+
+UTC = dt.timezone.utc
+KEYS = weekly_partitions_def.get_partition_keys()
+
+
+@pytest.mark.parametrize(
+    ("tick", "expected"),
+    [
+        (dt.datetime(2019, 10, 7, 1, tzinfo=UTC), "2019-09-30"),  # the first Monday after the first week
+        (dt.datetime(2019, 11, 4, 1, tzinfo=UTC), "2019-10-28"),  # the week spanning October and November
+        (dt.datetime(2020, 5, 4, 1, tzinfo=UTC), "2020-04-27"),  # the last week
+    ],
+)
+def test_schedule_requests_the_week_that_just_ended(tick, expected):
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+    request = weekly_schedule(context)
+    assert (request.partition_key, request.run_key) == (expected, expected)
+    assert weekly_schedule.cron_schedule == "0 1 * * 1"
+
+
+def test_schedule_requests_nothing_after_the_last_week():
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2020, 5, 11, 1, tzinfo=UTC), repository_def=defs.get_repository_def()
+    )
+    assert isinstance(weekly_schedule(context), dg.SkipReason)
+
+
+def _tick(instance, cursor):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def())
+    result = history_replay_sensor(context)
+    return result, context.cursor
+
+
+def test_replay_sensor_advances_one_week_per_tick_and_continues_where_data_stops():
+    with dg.instance_for_test() as instance:
+        first, cursor = _tick(instance, None)
+        assert isinstance(first, dg.RunRequest)
+        assert (first.partition_key, first.run_key, cursor) == ("2019-09-30", "replay-2019-09-30", "2019-09-30")
+        second, cursor = _tick(instance, cursor)
+        assert (second.partition_key, cursor) == ("2019-10-07", "2019-10-07")
+        # A partial backfill already built weeks up to 2019-11-04: a fresh sensor continues after it.
+        for key in KEYS[: KEYS.index("2019-11-04") + 1]:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=WEEK_DONE, partition=key))
+        resumed, cursor = _tick(instance, None)
+        assert (resumed.partition_key, cursor) == ("2019-11-11", "2019-11-11")
+        # At the end there is nothing left to request.
+        done, cursor = _tick(instance, KEYS[-1])
+        assert isinstance(done, dg.SkipReason) and cursor == KEYS[-1]
+
+
+def test_next_week_skips_weeks_in_flight_and_behind_the_cursor():
+    keys = ["2019-09-30", "2019-10-07", "2019-10-14", "2019-10-21"]
+    assert next_week_to_replay(keys, set(), set(), None) == "2019-09-30"
+    assert next_week_to_replay(keys, {"2019-09-30"}, {"2019-10-07"}, None) == "2019-10-14"
+    assert next_week_to_replay(keys, set(), set(), "2019-10-07") == "2019-10-14"
+    assert next_week_to_replay(keys, set(), {"2019-10-21"}, "2019-10-14") is None
+    assert next_week_to_replay(keys, set(keys), set(), None) is None
