@@ -1,18 +1,7 @@
-{#- Population: a session x product pair (a product a session touched), and the users behind the pairs. -#}
+{#- Population: session x product pairs (a product a session touched), and the users behind the pairs. -#}
 with pairs as (
-    select
-        user_session,
-        product_id,
-        min(user_id) as user_id,
-        {{ month_start('min(event_date)') }} as month_start,
-        min(category_l1) as category_l1,
-        min(brand) as brand,
-        max(case when event_type = 'view' then 1 else 0 end) as viewed,
-        max(case when event_type = 'cart' then 1 else 0 end) as carted,
-        max(case when event_type = 'purchase' then 1 else 0 end) as purchased
-    from {{ ref('fct_events') }}
-    where user_session is not null
-    group by user_session, product_id
+    select *, {{ month_start('first_event_date') }} as month_start
+    from {{ ref('int_session_products') }}
 )
 
 select
