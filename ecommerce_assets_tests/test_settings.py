@@ -30,7 +30,7 @@ def test_defaults_cover_the_dataset(tmp_path):
         ({"ECOMMERCE_FIRST_MONTH": "2019/10"}, "ECOMMERCE_FIRST_MONTH='2019/10': expected a month"),
         ({"ECOMMERCE_SPARK_DRIVER_MEMORY": "lots"}, "ECOMMERCE_SPARK_DRIVER_MEMORY='lots'"),
         ({"ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "0"}, "expected a positive integer"),
-        ({"ECOMMERCE_LAKE": "ftp://bucket/x"}, "ECOMMERCE_LAKE='s3://bucket/x'"),
+        ({"ECOMMERCE_LAKE": "ftp://bucket/x"}, "ECOMMERCE_LAKE='ftp://bucket/x'"),
     ],
 )
 def test_invalid_values_name_the_variable(env, message):
