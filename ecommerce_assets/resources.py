@@ -16,6 +16,7 @@ from dagster_pyspark import LazyPySparkResource
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.lake import Lake
 from ecommerce_assets.settings import Settings
+from ecommerce_assets.spark.config import spark_config
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -61,27 +62,6 @@ class ReportsResource(dg.ConfigurableResource):
         partial.write_text(text, encoding="utf-8")
         partial.replace(target)
         return target
-
-
-def spark_config(settings: Settings) -> dict[str, Any]:
-    """Spark settings for the cleaning step; local masters bind to loopback only."""
-    config: dict[str, Any] = {
-        "spark.master": settings.spark_master,
-        "spark.app.name": "ecommerce-assets-clean",
-        "spark.driver.memory": settings.spark_driver_memory,
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
-        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        "spark.pyspark.python": sys.executable,
-        "spark.ui.showConsoleProgress": "false",
-    }
-    if settings.spark_master.startswith("local"):
-        config |= {
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.ui.enabled": "false",
-        }
-    return config
 
 
 def _dbt_executable() -> str:
