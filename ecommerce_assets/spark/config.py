@@ -48,10 +48,9 @@ def s3a_config(settings: Settings) -> dict[str, str]:
     config = {
         "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "spark.hadoop.fs.s3a.endpoint.region": settings.aws_region,
-        # Spark's own output committer renames; the lake publishes whole weeks itself.
-        "spark.hadoop.fs.s3a.committer.name": "directory",
-        "spark.sql.sources.commitProtocolClass": "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol",
-        "spark.sql.parquet.output.committer.class": "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
+        # Spark writes to a staging prefix and the lake publishes whole weeks itself, so the default
+        # committer's renames only ever touch staging objects.
+        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
     }
     if settings.s3_endpoint_url:
         # MinIO and other S3-compatible stores: their own endpoint, bucket in the path.
