@@ -35,30 +35,49 @@ REJECT_REASONS = (
 UNKNOWN = "unknown"
 
 
-def read_raw(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame:
-    """Read raw weekly parts as lines and split them into text fields by position.
+def _lines(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame:
+    """Raw lines without the header; ``source_week`` comes from the ``week=YYYY-MM-DD`` folder name."""
+    return (
+        spark.read.option("basePath", base_path)
+        .text(paths)
+        .where(F.col("value") != HEADER)
+        .withColumnRenamed("value", "raw_line")
+        .withColumn("source_week", F.col("week").cast("string").cast("date"))
+        .drop("week")
+    )
+
+
+def split_fields(lines: DataFrame) -> DataFrame:
+    """Split lines into text fields by position.
 
     The dumps never quote, so a comma always separates fields; splitting the line ourselves (rather
     than Spark's CSV reader, which silently drops surplus fields) lets a line with the wrong number of
     fields be rejected as malformed. Every field stays text here; types are assigned in ``classify``.
-    ``week`` comes from the ``week=YYYY-MM-DD`` folder name.
     """
-    lines = (
-        spark.read.option("basePath", base_path)
-        .text(paths)
-        .where(F.col("value") != HEADER)
-        .withColumn("source_file", F.col("_metadata.file_path"))
-        .withColumn("source_week", F.col("week").cast("string").cast("date"))
-        .withColumnRenamed("value", "raw_line")
-    )
     fields = F.split("raw_line", ",", -1)
     return lines.select(
-        "raw_line",
-        "source_file",
-        "source_week",
+        "*",
         (F.size(fields) == len(COLUMNS)).alias("_well_formed"),
         *[F.nullif(F.get(fields, i), F.lit("")).alias(name) for i, name in enumerate(COLUMNS)],
     )
+
+
+def read_raw(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame:
+    """Every raw line with its file and week, split into text fields (what the quarantine keeps)."""
+    return split_fields(_lines(spark, paths, base_path).withColumn("source_file", F.col("_metadata.file_path")))
+
+
+def read_distinct_raw(spark: SparkSession, paths: list[str], base_path: str, partitions: int | None = None) -> DataFrame:
+    """Each distinct (week, line) once with its number of ``copies``, split into text fields.
+
+    Exact duplicates are whole identical lines, so they are removed before any parsing: the one
+    shuffle carries only the line, and each distinct line is parsed and typed once. ``copies`` keeps
+    the count of delivered rows for the accounting (valid rows = clean + duplicates).
+    """
+    lines = _lines(spark, paths, base_path)
+    keys = ["source_week", "raw_line"]
+    spread = lines.repartition(partitions, *keys) if partitions else lines.repartition(*keys)
+    return split_fields(spread.groupBy(*keys).agg(F.count("*").alias("copies")))
 
 
 def _id(column: str, max_digits: int) -> tuple[Column, Column]:
@@ -117,18 +136,27 @@ def rejected_rows(classified: DataFrame) -> DataFrame:
 
 
 def valid_rows(classified: DataFrame) -> DataFrame:
-    return classified.where(F.col("reject_reason").isNull())
+    """Valid rows with only what the clean table needs (the text fields and file path stay behind)."""
+    return classified.where(F.col("reject_reason").isNull()).select(
+        "source_week", "raw_line", "_ts", "event_type", "_product_id", "_category_id", "category_code",
+        "brand", "_price", "_user_id", "user_session",
+    )
 
 
 def drop_exact_duplicates(valid: DataFrame) -> DataFrame:
-    """Keep one copy of rows whose delivered text is identical (the dumps carry ~0.34% such copies)."""
-    return valid.dropDuplicates(["source_week", "raw_line"])
+    """Keep one copy of rows whose delivered text is identical (the dumps carry ~0.34% such copies).
+
+    Rows are shuffled once, by (week, product): identical lines share their product, so the copies meet
+    in one partition. Every column is a function of the line and its week, so ``distinct`` on all of
+    them is the exact de-duplication, done by hashing (``dropDuplicates`` would sort the rows).
+    """
+    return valid.repartition("source_week", "_product_id").distinct()
 
 
-def _most_common(rows: DataFrame, key: str, value: str, alias: str) -> DataFrame:
+def _most_common(stats: DataFrame, key: str, value: str, alias: str) -> DataFrame:
     """Per (week, key): the most frequent non-null ``value``; ties go to the smallest value, for determinism."""
-    counts = rows.where(F.col(value).isNotNull()).groupBy("source_week", key, value).count()
-    rank = Window.partitionBy("source_week", key).orderBy(F.col("count").desc(), F.col(value).asc())
+    counts = stats.where(F.col(value).isNotNull()).groupBy("source_week", key, value).agg(F.sum("count").alias("n"))
+    rank = Window.partitionBy("source_week", key).orderBy(F.col("n").desc(), F.col(value).asc())
     return (
         counts.withColumn("_rank", F.row_number().over(rank))
         .where("_rank = 1")
@@ -136,15 +164,27 @@ def _most_common(rows: DataFrame, key: str, value: str, alias: str) -> DataFrame
     )
 
 
+def _key_map(stats: DataFrame, key: str, level: str) -> DataFrame:
+    """Most common brand and category_code per (week, key), in one small table per key."""
+    return _most_common(stats, key, "brand", f"_brand_{level}").join(
+        _most_common(stats, key, "category_code", f"_category_code_{level}"), ["source_week", key], "full"
+    )
+
+
 def impute(events: DataFrame) -> DataFrame:
-    """Fill brand and category_code: the product's most common value in the week, else the category's, else 'unknown'."""
-    out = events
+    """Fill brand and category_code: the product's most common value in the week, else the category's, else 'unknown'.
+
+    The events are counted once by (week, product, category, brand, code); the four maps come from that
+    small table and are broadcast, so the events are not shuffled again. ``events`` is read twice
+    (counts, then the join): the pipeline persists it.
+    """
+    stats = events.groupBy("source_week", "_product_id", "_category_id", "brand", "category_code").count()
+    by_product = _key_map(stats, "_product_id", "product")
+    by_category = _key_map(stats, "_category_id", "category")
+    out = events.join(F.broadcast(by_product), ["source_week", "_product_id"], "left").join(
+        F.broadcast(by_category), ["source_week", "_category_id"], "left"
+    )
     for column in ("brand", "category_code"):
-        by_product = _most_common(events, "_product_id", column, f"_{column}_product")
-        by_category = _most_common(events, "_category_id", column, f"_{column}_category")
-        out = out.join(by_product, ["source_week", "_product_id"], "left").join(
-            F.broadcast(by_category), ["source_week", "_category_id"], "left"
-        )
         source = (
             F.when(F.col(column).isNotNull(), "observed")
             .when(F.col(f"_{column}_product").isNotNull(), "product")

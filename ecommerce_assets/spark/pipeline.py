@@ -1,24 +1,39 @@
 """Clean a range of raw weeks in one Spark pass and publish each week's output atomically.
 
-One read of all requested weeks (not one job per week) keeps a 31-week backfill to a handful of
-Spark jobs on one session. Counts for the manifests come from the classified rows (persisted once)
-and from the written Parquet, so the accounting check compares independent figures.
+One read per batch of weeks (not one job per week) keeps a 31-week backfill to a handful of Spark
+jobs on one session. Counts for the manifests come from the cleaning query itself (valid and rejected
+rows, observed while the files are read) and from the written Parquet (clean rows), so the accounting
+check compares independent figures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
+import re
+import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from ecommerce_assets.lake import Lake, publish, read_manifest, write_manifest
-from ecommerce_assets.spark.clean import classify, clean_events, read_raw, rejected_rows
+from ecommerce_assets.lake import LakeStore, S3Lake
+from ecommerce_assets.spark.clean import (
+    classify,
+    drop_exact_duplicates,
+    impute,
+    read_raw,
+    rejected_rows,
+    shape_clean,
+    valid_rows,
+)
+
+# Raw rows per Spark query in a multi-week run: a full-scale week (~13M) is one batch, a 31-week replay
+# at scale 0.1 a few; each batch's imputation maps (one row per product and week) stay small.
+BATCH_ROWS = 16_000_000
+_WEEK_FOLDER = re.compile(r"/week=(\d{4}-\d{2}-\d{2})/")
 
 
 @dataclass
@@ -44,57 +59,145 @@ class WeekCounts:
         }
 
 
-def clean_weeks(spark: SparkSession, lake: Lake, weeks: list[dt.date]) -> dict[dt.date, WeekCounts]:
-    """Clean the raw files of ``weeks`` into ``clean/`` and ``quarantine/``; return per-week counts."""
-    counts = {week: WeekCounts(raw_rows=int(read_manifest(lake.raw_week(week))["rows"])) for week in weeks}
-    with_files = [w for w in weeks if any(lake.raw_week(w).glob("*.csv.gz"))]
+def clean_weeks(
+    spark: SparkSession, lake: LakeStore, weeks: list[dt.date], s3a: Callable[[str], str] | None = None
+) -> dict[dt.date, WeekCounts]:
+    """Clean the raw files of ``weeks`` into ``clean/`` and ``quarantine/``; return per-week counts.
+
+    Spark reads and writes local folders, except on a cluster image with s3a (``s3a`` maps a lake key to
+    its s3a:// URL), where it reads the week's objects in place and writes to an S3 staging prefix.
+    """
+    counts = {week: WeekCounts(raw_rows=int(lake.read_manifest(lake.raw_week(week))["rows"])) for week in weeks}
+    if s3a is not None:
+        assert isinstance(lake, S3Lake)
+        _clean_in_place(spark, lake, weeks, counts, s3a)
+        return counts
     clean_stage, rejected_stage = lake.staging("clean"), lake.staging("rejected")
     try:
-        if with_files:
-            _write_outputs(spark, lake, with_files, weeks[0], clean_stage, rejected_stage, counts)
+        # A local lake is read where it is; an S3 lake's weeks are staged locally first.
+        with lake.local_files([lake.raw_week(w) for w in weeks], ".csv.gz") as raw_files:
+            paths = [p for files in raw_files.values() for p in files]
+            if paths:
+                base = str(Path(paths[0]).parent.parent)  # .../raw/events, above the week=... folders
+                _write_outputs(spark, paths, base, str(clean_stage), str(rejected_stage), counts)
         for week, week_counts in counts.items():
             manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
-            for stage, final in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
+            for stage, key in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
                 folder = stage / f"week={week.isoformat()}"
                 folder.mkdir(exist_ok=True)
-                write_manifest(folder, manifest)
-                publish(folder, final)
+                lake.publish(folder, key, manifest)
     finally:
         # Published weeks were moved out; what remains is Spark's bookkeeping or a failed run's output.
-        shutil.rmtree(clean_stage, ignore_errors=True)
-        shutil.rmtree(rejected_stage, ignore_errors=True)
+        lake.discard(clean_stage)
+        lake.discard(rejected_stage)
     return counts
+
+
+def _clean_in_place(
+    spark: SparkSession, lake: S3Lake, weeks: list[dt.date], counts: dict[dt.date, WeekCounts], s3a: Callable[[str], str]
+) -> None:
+    """Cluster image with s3a: read the weeks' current objects, write to a staging prefix, publish by copy."""
+    paths = [lake_url.replace("s3://", "s3a://", 1) for w in weeks for lake_url in lake.files(lake.raw_week(w), ".csv.gz")]
+    staging = f"_staging/clean-{uuid.uuid4().hex[:12]}"
+    try:
+        if paths:
+            _write_outputs(spark, paths, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"), counts)
+        for week, week_counts in counts.items():
+            manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
+            for kind, key in (("clean", lake.clean_week(week)), ("rejected", lake.rejected_week(week))):
+                lake.publish_objects(f"{staging}/{kind}/week={week.isoformat()}", key, manifest)
+    finally:
+        lake.delete_prefix(staging)
 
 
 def _write_outputs(
     spark: SparkSession,
-    lake: Lake,
-    weeks: list[dt.date],
-    first_week: dt.date,
-    clean_stage: Path,
-    rejected_stage: Path,
+    raw_paths: list[str],
+    raw_base: str,
+    clean_out: str,
+    rejected_out: str,
     counts: dict[dt.date, WeekCounts],
 ) -> None:
-    """One read of the weeks' raw files; classified rows persisted once and written to both outputs."""
-    raw = read_raw(spark, [str(lake.raw_week(w)) for w in weeks], str(lake.raw_week(first_week).parent))
-    classified = classify(raw).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        for row in classified.groupBy("source_week", "reject_reason").count().collect():
-            week_counts = counts[row["source_week"]]
-            if row["reject_reason"] is None:
-                week_counts.valid_rows += row["count"]
-            else:
-                week_counts.rejected_rows += row["count"]
-                week_counts.rejected_by_reason[row["reject_reason"]] += row["count"]
-        (
-            rejected_rows(classified)
-            .withColumn("week", F.col("source_week").cast("string"))
-            .write.mode("overwrite")
-            .partitionBy("week")
-            .parquet(str(rejected_stage))
+    """Clean the weeks' raw files into ``clean_out`` and ``rejected_out`` (partitioned by ``week``).
+
+    One query per batch of weeks, one shuffle of the events: valid and rejected rows are counted (an observation on the same query, not a second pass); the quarantine is written by a
+    second read only for a batch that has rejected rows, which real dumps rarely do. Weeks go in
+    batches of about ``BATCH_ROWS`` raw rows so that the per-week imputation maps stay small.
+    """
+    by_week: dict[dt.date, list[str]] = {}
+    for path in raw_paths:
+        by_week.setdefault(_week_of(path), []).append(path)
+    for index, weeks in enumerate(_batches(sorted(by_week), counts)):
+        paths = [p for week in weeks for p in by_week[week]]
+        rows = Observation("rows")
+        classified = classify(read_raw(spark, paths, raw_base))
+        valid = F.col("reject_reason").isNull()
+        observed = classified.observe(
+            rows,
+            *[F.count_if(valid & (F.col("source_week") == week)).alias(f"valid {week}") for week in weeks],
+            *[F.count_if(~valid & (F.col("source_week") == week)).alias(f"rejected {week}") for week in weeks],
         )
-        clean_events(classified).write.mode("overwrite").partitionBy("week").parquet(str(clean_stage))
-    finally:
-        classified.unpersist()
-    for row in spark.read.parquet(str(clean_stage)).groupBy("week").count().collect():
-        counts[dt.date.fromisoformat(str(row["week"]))].clean_rows = row["count"]
+        # The de-duplicated events are written once as plain Parquet and read back: imputation reads
+        # them twice (a five-column count for its maps, then the join), which from columnar files is
+        # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write.
+        events_out = f"{clean_out.rstrip('/')}/_events-{index}"
+        drop_exact_duplicates(valid_rows(observed)).write.mode("overwrite").parquet(events_out)
+        try:
+            events = spark.read.parquet(events_out)
+            shape_clean(impute(events)).write.mode("append").partitionBy("week").parquet(clean_out)
+        finally:
+            _delete(spark, events_out)
+        metrics = rows.get
+        for week in weeks:
+            counts[week].valid_rows += metrics[f"valid {week}"]
+        if any(metrics[f"rejected {week}"] for week in weeks):
+            _write_rejected(spark, paths, raw_base, rejected_out, weeks, counts)
+    if by_week:
+        for row in spark.read.parquet(clean_out).groupBy("week").count().collect():
+            counts[dt.date.fromisoformat(str(row["week"]))].clean_rows = row["count"]
+
+
+def _write_rejected(
+    spark: SparkSession, paths: list[str], raw_base: str, rejected_out: str, weeks: list[dt.date],
+    counts: dict[dt.date, WeekCounts],
+) -> None:
+    """Quarantine a batch's rejected rows, and count them by reason from what was written."""
+    (
+        rejected_rows(classify(read_raw(spark, paths, raw_base)))
+        .withColumn("week", F.col("source_week").cast("string"))
+        .write.mode("append")
+        .partitionBy("week")
+        .parquet(rejected_out)
+    )
+    written = spark.read.parquet(rejected_out).where(F.col("week").isin(*[w.isoformat() for w in weeks]))
+    for row in written.groupBy("week", "reject_reason").count().collect():
+        week_counts = counts[dt.date.fromisoformat(str(row["week"]))]
+        week_counts.rejected_rows += row["count"]
+        week_counts.rejected_by_reason[row["reject_reason"]] += row["count"]
+
+
+def _delete(spark: SparkSession, path: str) -> None:
+    """Remove a folder Spark wrote, through Hadoop's filesystem (local or s3a alike)."""
+    jvm_path = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
+    jvm_path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(jvm_path, True)  # type: ignore[union-attr]
+
+
+def _week_of(path: str) -> dt.date:
+    match = _WEEK_FOLDER.search(path)
+    if match is None:
+        raise ValueError(f"{path}: raw file outside a week=YYYY-MM-DD folder")
+    return dt.date.fromisoformat(match[1])
+
+
+def _batches(weeks: list[dt.date], counts: dict[dt.date, WeekCounts]) -> list[list[dt.date]]:
+    """Consecutive weeks grouped up to ``BATCH_ROWS`` raw rows (a larger week is a batch alone)."""
+    batches: list[list[dt.date]] = []
+    rows = 0
+    for week in weeks:
+        week_rows = counts[week].raw_rows
+        if not batches or rows + week_rows > BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(week)
+        rows += week_rows
+    return batches

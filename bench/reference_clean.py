@@ -1,0 +1,162 @@
+"""The clean step written once more in DuckDB SQL: the yardstick the Spark job is measured against.
+
+Same input (a week's raw ``part-*.csv.gz`` files), same rules as ``ecommerce_assets/spark/clean.py``
+(split by position, explicit types, first failing reject reason, exact de-duplication, brand and
+category_code imputation product -> category -> 'unknown', category levels, MD5 event_id), same Parquet
+columns. A ratio Spark / this, measured in one run, holds on a noisy machine where absolute times do not;
+``compare`` checks, row by row, that both produce the same clean events.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from ecommerce_assets.kaggle import COLUMNS
+from ecommerce_assets.spark.clean import EVENT_TYPES
+
+_FIELDS = ",\n".join(f"nullif(_f[{i + 1}], '') as {name}" for i, name in enumerate(COLUMNS))
+_EVENT_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+
+CLASSIFIED = f"""
+create or replace temp view classified as
+with lines as (
+    select column0 as raw_line, filename as source_file, cast(week as date) as source_week,
+           string_split(column0, ',') as _f
+    from read_csv($files, columns = {{'column0': 'varchar'}}, delim = '\\x01', quote = '', escape = '',
+                  header = true, auto_detect = false, filename = true, hive_partitioning = true)
+), typed as (
+    select raw_line, source_file, source_week, len(_f) = {len(COLUMNS)} as _well_formed, {_FIELDS}
+    from lines
+), parsed as (
+    select *,
+        case when regexp_full_match(event_time, '\\d{{4}}-\\d{{2}}-\\d{{2}} \\d{{2}}:\\d{{2}}:\\d{{2}} UTC')
+             then try_cast(substr(event_time, 1, 19) as timestamp) end as _ts,
+        case when regexp_full_match(product_id, '[0-9]{{1,18}}') then try_cast(product_id as bigint) end as _product_id,
+        case when regexp_full_match(category_id, '[0-9]{{1,19}}') then try_cast(category_id as bigint) end as _category_id,
+        case when regexp_full_match(user_id, '[0-9]{{1,18}}') then try_cast(user_id as bigint) end as _user_id,
+        case when regexp_full_match(price, '[0-9]+(\\.[0-9]{{1,2}})?') then try_cast(price as decimal(12, 2)) end as _price
+    from typed
+)
+select *,
+    case
+        when not _well_formed then 'malformed_line'
+        when _ts is null then 'bad_event_time'
+        when _ts < source_week or _ts >= source_week + interval 7 day then 'outside_week'
+        when event_type is null or event_type not in ({_EVENT_TYPES}) then 'unknown_event_type'
+        when product_id is null or trim(product_id) = '' then 'missing_product_id'
+        when _product_id is null then 'invalid_product_id'
+        when category_id is null or trim(category_id) = '' then 'missing_category_id'
+        when _category_id is null then 'invalid_category_id'
+        when user_id is null or trim(user_id) = '' then 'missing_user_id'
+        when _user_id is null then 'invalid_user_id'
+        when price is null or trim(price) = '' then 'missing_price'
+        when regexp_matches(price, '^\\s*-') then 'negative_price'
+        when _price is null then 'non_numeric_price'
+    end as reject_reason
+from parsed
+"""
+
+# Most common non-null value per (week, key) among de-duplicated rows; ties go to the smallest value.
+_MOST_COMMON = """
+    select source_week, {key}, arg_min({value}, (-n, {value})) as _{value}_{level}
+    from (select source_week, {key}, {value}, count(*) as n from events where {value} is not null group by all)
+    group by all"""
+# One small map per key level holding both columns, so the events are joined twice, not four times.
+_MAP = """
+{level}_map as (
+    select * from ({brand}) full join ({code}) using (source_week, {key})
+)"""
+
+CLEAN = f"""
+copy (
+    with events as (
+        select distinct source_week, raw_line, _ts, event_type, _product_id, _category_id, category_code,
+               brand, _price, _user_id, user_session
+        from classified where reject_reason is null
+    ),
+    {",".join(_MAP.format(level=level, key=f"_{level}_id",
+                          brand=_MOST_COMMON.format(key=f"_{level}_id", value="brand", level=level),
+                          code=_MOST_COMMON.format(key=f"_{level}_id", value="category_code", level=level))
+              for level in ("product", "category"))},
+    imputed as (
+        select e.*,
+            case when e.brand is not null then 'observed' when p._brand_product is not null then 'product'
+                 when c._brand_category is not null then 'category' else 'default' end as brand_source,
+            case when e.category_code is not null then 'observed'
+                 when p._category_code_product is not null then 'product'
+                 when c._category_code_category is not null then 'category' else 'default' end as category_code_source,
+            coalesce(e.brand, p._brand_product, c._brand_category, 'unknown') as _brand,
+            coalesce(e.category_code, p._category_code_product, c._category_code_category, 'unknown') as _code
+        from events e
+        left join product_map p using (source_week, _product_id)
+        left join category_map c using (source_week, _category_id)
+    )
+    select
+        md5(raw_line) as event_id,
+        _ts as event_time,
+        cast(_ts as date) as event_date,
+        cast(hour(_ts) as integer) as event_hour,
+        cast(date_trunc('week', _ts) as date) as event_week,
+        event_type,
+        _product_id as product_id,
+        _category_id as category_id,
+        _code as category_code,
+        category_code_source <> 'observed' as category_code_imputed,
+        category_code_source,
+        string_split(_code, '.')[1] as category_l1,
+        string_split(_code, '.')[2] as category_l2,
+        string_split(_code, '.')[3] as category_l3,
+        _brand as brand,
+        brand_source <> 'observed' as brand_imputed,
+        brand_source,
+        _price as price,
+        _user_id as user_id,
+        user_session,
+        cast(source_week as varchar) as week
+    from imputed
+) to '{{clean}}' (format parquet, partition_by (week), overwrite_or_ignore true)
+"""
+
+REJECTED = """
+copy (
+    select raw_line, reject_reason, source_file, source_week, cast(source_week as varchar) as week
+    from classified where reject_reason is not null
+) to '{rejected}' (format parquet, partition_by (week), overwrite_or_ignore true)
+"""
+
+
+def reference_clean(raw_files: list[str], out: Path, temp_dir: Path, memory_limit: str = "6GB") -> dict[str, float]:
+    """Clean ``raw_files`` into ``out/clean`` and ``out/rejected``; return row counts and seconds.
+
+    The rules live in a view, so each output is one streaming query over the files (the rejected rows
+    are a second, cheap scan) rather than a materialized copy of every parsed row.
+    """
+    started = time.perf_counter()
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    config = {"temp_directory": str(temp_dir), "preserve_insertion_order": False, "memory_limit": memory_limit}
+    with duckdb.connect(config=config) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(CLASSIFIED.replace("$files", "[" + ", ".join(f"'{f}'" for f in raw_files) + "]"))
+        con.execute(CLEAN.format(clean=out / "clean"))
+        con.execute(REJECTED.format(rejected=out / "rejected"))
+        seconds = time.perf_counter() - started
+        clean = con.execute(f"select count(*) from read_parquet('{out / 'clean'}/*/*.parquet')").fetchone()[0]
+        rejected_files = list((out / "rejected").rglob("*.parquet"))
+        rejected = con.execute("select count(*) from read_parquet($f)", {"f": [str(p) for p in rejected_files]}).fetchone()[0] if rejected_files else 0
+    return {"clean_rows": clean, "rejected_rows": rejected, "seconds": seconds}
+
+
+def compare(spark_clean: Path, reference: Path) -> int:
+    """Rows of one clean output missing from the other, all columns compared (0 = identical)."""
+    query = """
+        with a as (select * from read_parquet($a, hive_partitioning = true)),
+             b as (select * from read_parquet($b, hive_partitioning = true))
+        select (select count(*) from (select * from a except all select * from b))
+             + (select count(*) from (select * from b except all select * from a))
+    """
+    files_a = [str(p) for p in sorted(spark_clean.glob("week=*/*.parquet"))]
+    files_b = [str(p) for p in sorted(reference.glob("week=*/*.parquet"))]
+    return duckdb.execute(query, {"a": files_a, "b": files_b}).fetchone()[0]

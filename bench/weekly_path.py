@@ -1,0 +1,198 @@
+"""Benchmark the weekly path on generated data: each stage of the graph as the pipeline runs it.
+
+Generates (or reuses) Kaggle-format landing files for the requested weeks at a scale, then materializes,
+in process and in the pipeline's order, one Dagster run per stage over the whole week range (a
+single-run backfill, as the UI or the CLI would start it): raw split, Spark clean, warehouse load,
+incremental dbt models, then the marts. For each stage it prints wall seconds, rows/s, the peak memory
+of this process tree (Spark's JVM and dbt included; PSS, shared pages counted once) and output bytes.
+It then runs the DuckDB reference clean (bench/reference_clean.py) on the same raw files and prints
+Spark / reference, and with ``--verify`` checks that both clean outputs hold the same rows.
+
+    python bench/weekly_path.py --scale 1 --week 2020-01-13               # one full-scale week
+    python bench/weekly_path.py --scale 0.1 --week 2019-09-30 --weeks 31  # the whole history at 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from peak_memory import _children, _pss_bytes
+
+FIRST_DAY, LAST_DAY = dt.date(2019, 10, 1), dt.date(2020, 4, 30)
+
+
+class PeakMemory:
+    """Samples the PSS of this process and its children every 0.2 s; ``take()`` returns and resets the peak."""
+
+    def __init__(self) -> None:
+        self.peak = self.run_peak = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            used = sum(_pss_bytes(pid) for pid in _children(os.getpid()))
+            self.peak, self.run_peak = max(self.peak, used), max(self.run_peak, used)
+            time.sleep(0.2)
+
+    def take(self) -> int:
+        peak, self.peak = self.peak, 0
+        return peak
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+
+def landing(root: Path, scale: float, first: dt.date, last_week: dt.date, seed: int) -> Path:
+    """The run's lake with its landing files, generated once per (scale, weeks, seed) and reused."""
+    lake = root / "lake"
+    stamp = lake / "landing" / "_generated.json"
+    wanted = {"scale": scale, "first_week": first.isoformat(), "last_week": last_week.isoformat(), "seed": seed}
+    if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
+        from ecommerce_assets.generator.synthetic import generate
+
+        shutil.rmtree(lake / "landing", ignore_errors=True)
+        start, end = max(first, FIRST_DAY), min(last_week + dt.timedelta(days=6), LAST_DAY)
+        print(f"generating scale {scale} {start}..{end} into {lake / 'landing'} ...", flush=True)
+        began = time.perf_counter()
+        generate(lake / "landing", scale, seed=seed, start=start, end=end)
+        print(f"generated in {time.perf_counter() - began:.0f} s", flush=True)
+        stamp.write_text(json.dumps(wanted))
+    # Every run starts from the landing files alone.
+    for child in lake.iterdir():
+        if child.name != "landing":
+            shutil.rmtree(child)
+    for name in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        (root / name).unlink(missing_ok=True)
+    return lake
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the real 411.7M events (default 1)")
+    parser.add_argument("--week", default="2020-01-13", help="first week, a Monday (default 2020-01-13)")
+    parser.add_argument("--weeks", type=int, default=1, help="number of consecutive weeks, one run per stage (default 1)")
+    parser.add_argument("--data", default="/tmp/bench-data", help="scratch folder; landing files are reused from it")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-marts", action="store_true", help="stop after the incremental dbt models")
+    parser.add_argument("--skip-reference", action="store_true", help="do not run the DuckDB reference clean")
+    parser.add_argument("--verify", action="store_true", help="compare Spark's clean rows with the reference's, all columns")
+    args = parser.parse_args(argv)
+
+    first = dt.date.fromisoformat(args.week)
+    last = first + dt.timedelta(days=7 * (args.weeks - 1))
+    root = Path(args.data) / f"scale-{args.scale:g}-{first}-{args.weeks}w"
+    root.mkdir(parents=True, exist_ok=True)
+    lake = landing(root, args.scale, first, last, args.seed)
+    # Settings are read when the package is imported: point them at the scratch folder first.
+    os.environ.update({"ECOMMERCE_DATA_DIR": str(root), "ECOMMERCE_LAKE": str(lake), "SPARK_LOCAL_IP": "127.0.0.1",
+                       "DAGSTER_TELEMETRY_DISABLED": "1"})
+    os.environ.pop("ECOMMERCE_DUCKDB_PATH", None)
+
+    import dagster as dg
+    import duckdb
+
+    from ecommerce_assets.assets import clean, dbt, landing as landing_assets, raw, warehouse
+    from ecommerce_assets.resources import build_resources
+    from ecommerce_assets.settings import load_settings
+    from ecommerce_assets.spark.config import spark_config
+
+    settings = load_settings()
+    resources = build_resources(settings)
+    assets = dg.load_assets_from_modules([landing_assets, raw, clean, warehouse, dbt])
+    weeks = [first + dt.timedelta(days=7 * i) for i in range(args.weeks)]
+    tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+    memory = PeakMemory()
+    conf = spark_config(settings)
+    print(f"weeks {first}..{last} ({args.weeks}), scale {args.scale:g}, {os.cpu_count()} cores, Spark {conf['spark.master']} "
+          f"driver {conf['spark.driver.memory']}, shuffle partitions {conf['spark.sql.shuffle.partitions']}", flush=True)
+
+    def rows_in(folder: str) -> int:
+        return sum(json.loads((lake / folder / f"week={w}" / "_manifest.json").read_text())[key]
+                   for w in weeks for key in (("rows",) if folder == "raw/events" else ("clean_rows",)))
+
+    def warehouse_rows(table: str) -> int:
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+    spark_seconds: dict[str, float] = {}
+
+    def run(selection: dg.AssetSelection, partitioned: bool = True) -> None:
+        result = dg.materialize(assets, selection=selection, tags=tags if partitioned and args.weeks > 1 else {},
+                                partition_key=first.isoformat() if partitioned and args.weeks == 1 else None,
+                                resources=resources, raise_on_error=True)
+        for event in result.get_asset_materialization_events():
+            metadata = event.materialization.metadata
+            if "spark_seconds" in metadata:  # the clean step's own split: session start, then Spark work
+                spark_seconds.update(session=metadata["spark_session_seconds"].value, spark=metadata["spark_seconds"].value)
+
+    stages: list[tuple[str, Callable[[], None], Callable[[], int], Callable[[], int]]] = [
+        ("raw split", lambda: run(dg.AssetSelection.assets("raw_events")),
+         lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "raw")),
+        ("spark clean", lambda: run(dg.AssetSelection.assets("clean_events", "rejected_events")),
+         lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "clean") + folder_bytes(lake / "quarantine")),
+        ("warehouse load", lambda: run(dg.AssetSelection.assets("warehouse_events")),
+         lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
+        ("dbt incremental", lambda: run(dg.AssetSelection.assets(*dbt.weekly_dbt_models.keys)),
+         lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
+    ]
+    if not args.skip_marts:
+        stages.append(("marts (dbt history)", lambda: run(dg.AssetSelection.assets(*dbt.history_dbt_models.keys), partitioned=False),
+                       lambda: warehouse_rows("raw.events"), lambda: settings.duckdb_path.stat().st_size))
+
+    header = f"{'stage':24} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9} {'output bytes':>15}"
+    lines = [header, "-" * len(header)]
+    seconds: dict[str, float] = {}
+    for name, action, rows, out_bytes in stages:
+        memory.take()
+        began = time.perf_counter()
+        action()
+        seconds[name] = time.perf_counter() - began
+        line = f"{name:24} {seconds[name]:8.1f} {rows() / seconds[name]:12,.0f} {memory.take() / 2**30:9.2f} {out_bytes():15,}"
+        lines.append(line)
+        print(line, flush=True)
+    weekly = sum(seconds[s] for s in ("raw split", "spark clean", "warehouse load", "dbt incremental"))
+    raw_rows = rows_in("raw/events")
+    lines.append(f"{'weekly path (4 stages)':24} {weekly:8.1f} {raw_rows / weekly:12,.0f} {memory.run_peak / 2**30:9.2f}")
+    spark_metadata = spark_seconds
+
+    if not args.skip_reference:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from reference_clean import compare, reference_clean
+
+        raw_files = sorted(str(p) for w in weeks for p in (lake / "raw" / "events" / f"week={w}").glob("*.csv.gz"))
+        out = root / "reference"
+        shutil.rmtree(out, ignore_errors=True)
+        memory.take()
+        reference = reference_clean(raw_files, out, root / "reference-tmp")
+        same = reference["clean_rows"] == rows_in("clean/events")
+        lines.append(f"{'reference clean (duckdb)':24} {reference['seconds']:8.1f} {raw_rows / reference['seconds']:12,.0f} "
+                     f"{memory.take() / 2**30:9.2f} {folder_bytes(out):15,}")
+        lines.append(f"spark clean / reference: {seconds['spark clean'] / reference['seconds']:.2f}x "
+                     f"(stage, with the Spark session start of {spark_metadata['session']:.1f} s); "
+                     f"{spark_metadata['spark']:.1f} s of Spark work: {spark_metadata['spark'] / reference['seconds']:.2f}x")
+        lines.append(f"clean rows spark {rows_in('clean/events'):,} / reference {reference['clean_rows']:,}: "
+                     f"{'same' if same else 'DIFFERENT'}")
+        if args.verify:
+            differing = compare(lake / "clean" / "events", out / "clean")
+            lines.append(f"rows differing between Spark's and the reference's clean output (all columns): {differing:,}")
+        shutil.rmtree(out, ignore_errors=True)
+    lines.append(f"peak memory of the whole run (PSS of the process tree): {memory.run_peak / 2**30:.2f} GiB")
+    if args.scale < 1:
+        lines.append(f"linear extrapolation to scale 1 of the weekly path: {weekly / args.scale / 60:.1f} min "
+                     f"({args.weeks} weeks; fixed costs such as the Spark session start scale too, so this is an upper bound)")
+    print("\n".join(["", *lines]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
