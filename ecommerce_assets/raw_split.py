@@ -13,8 +13,9 @@ import gzip
 import io
 import re
 import zipfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,36 +30,19 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
 DEFAULT_PART_ROWS = 1_000_000
 
 
-def gzip_text_writer(path: Path, level: int = 1) -> IO[str]:
-    """A gzip text file whose bytes depend only on its name and content (no time in the header).
-
-    Level 1 by default: these files are rewritten often, and CPU matters more than a few percent of bytes.
-    """
-    return io.TextIOWrapper(
-        gzip.GzipFile(filename=path, mode="wb", compresslevel=level, mtime=0), encoding="utf-8", newline=""
-    )
-
-
 class LandingFormatError(ValueError):
     """A landing file is not in the Kaggle format (empty, or wrong header)."""
 
 
 @contextmanager
 def open_text(source: LandingFile) -> Iterator[IO[str]]:
-    """Open a ``.csv`` or ``.csv.gz`` dump, or a CSV inside a zip, as text."""
-    if source.member:
-        with zipfile.ZipFile(source.path) as archive, archive.open(source.member) as raw:
-            yield io.TextIOWrapper(raw, encoding="utf-8", newline="")
-    elif source.path.name.endswith(".gz"):
-        with gzip.open(source.path, "rt", encoding="utf-8", newline="") as handle:
-            yield handle
-    else:
-        with open(source.path, encoding="utf-8", newline="") as handle:
-            yield handle
+    """Open a ``.csv`` or ``.csv.gz`` dump (local or on S3), or a CSV inside a zip, as text."""
+    with source.open_binary() as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
 def check_header(source: LandingFile, first_line: str | None) -> None:
-    where = f"{source.path}:{source.member}" if source.member else str(source.path)
+    where = f"{source.path}:{source.member}" if source.member else str(source.path)  # path or s3:// URL
     if first_line is None:
         raise LandingFormatError(f"{where}: file is empty (expected the header line {HEADER!r})")
     found = first_line.rstrip("\r\n").lstrip("\ufeff")
@@ -88,29 +72,65 @@ class MonthSplit:
 
 
 class _WeekWriter:
-    """Gzip CSV parts of at most ``part_rows`` lines, each with the Kaggle header."""
+    """Gzip CSV parts of at most ``part_rows`` lines, each with the Kaggle header.
+
+    Lines are gathered in blocks and compressed on a thread of the writer's own (zlib releases the
+    GIL), so routing the month's lines and compressing its weeks use two cores.
+    """
+
+    BLOCK_LINES = 20_000
+    IN_FLIGHT = 8  # blocks queued per writer at most: memory stays bounded if compression lags
 
     def __init__(self, folder: Path, prefix: str, part_rows: int) -> None:
         self.folder, self.prefix, self.part_rows = folder, prefix, part_rows
         self.parts = 0
         self.rows_in_part = 0
-        self._handle: IO[str] | None = None
+        self._handle: gzip.GzipFile | None = None
+        self._block: list[str] = []
+        self._compressor = ThreadPoolExecutor(max_workers=1)  # one thread: blocks stay in order
+        self._in_flight: deque[Future[object]] = deque()
 
     def write(self, line: str) -> None:
         if self._handle is None or self.rows_in_part >= self.part_rows:
-            self.close()
-            path = self.folder / f"part-{self.prefix}-{self.parts:05d}.csv.gz"
-            self._handle = gzip_text_writer(path)
-            self._handle.write(HEADER + "\n")
-            self.parts += 1
-            self.rows_in_part = 0
-        self._handle.write(line)
+            self._next_part()
+        self._block.append(line)
         self.rows_in_part += 1
+        if len(self._block) >= self.BLOCK_LINES:
+            self._send()
+
+    def _send(self) -> None:
+        if self._block and self._handle is not None:
+            self._submit(self._handle.write, "".join(self._block).encode("utf-8"))
+            self._block = []
+
+    def _submit(self, *call: object) -> None:
+        self._in_flight.append(self._compressor.submit(*call))  # type: ignore[arg-type]
+        while len(self._in_flight) > self.IN_FLIGHT:
+            self._in_flight.popleft().result()  # also raises a write error here, not later
+
+    def _next_part(self) -> None:
+        self._finish_part()
+        path = self.folder / f"part-{self.prefix}-{self.parts:05d}.csv.gz"
+        # No time in the header: the bytes depend only on name and content. Level 1: these files are
+        # rewritten often, and CPU matters more than a few percent of bytes.
+        self._handle = gzip.GzipFile(filename=path, mode="wb", compresslevel=1, mtime=0)
+        self._block.append(HEADER + "\n")
+        self.parts += 1
+        self.rows_in_part = 0
+
+    def _finish_part(self) -> None:
+        self._send()
+        if self._handle is not None:
+            self._submit(self._handle.close)
+            self._handle = None
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        try:
+            self._finish_part()
+            while self._in_flight:
+                self._in_flight.popleft().result()
+        finally:
+            self._compressor.shutdown()
 
 
 def split_month(
