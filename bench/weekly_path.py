@@ -155,14 +155,21 @@ def main(argv: list[str]) -> int:
     for name, action, rows, out_bytes in stages:
         memory.take()
         began = time.perf_counter()
-        action()
+        try:
+            action()
+        except Exception as error:  # later stages need this one's output: report and stop there
+            lines.append(f"{name:24} FAILED: {str(error).splitlines()[0][:200]}")
+            print(lines[-1], flush=True)
+            break
         seconds[name] = time.perf_counter() - began
         line = f"{name:24} {seconds[name]:8.1f} {rows() / seconds[name]:12,.0f} {memory.take() / 2**30:9.2f} {out_bytes():15,}"
         lines.append(line)
         print(line, flush=True)
-    weekly = sum(seconds[s] for s in ("raw split", "spark clean", "warehouse load", "dbt incremental"))
+    done = [s for s in ("raw split", "spark clean", "warehouse load", "dbt incremental") if s in seconds]
+    weekly = sum(seconds[s] for s in done)
     raw_rows = rows_in("raw/events")
-    lines.append(f"{'weekly path (4 stages)':24} {weekly:8.1f} {raw_rows / weekly:12,.0f} {memory.run_peak / 2**30:9.2f}")
+    label = "weekly path (4 stages)" if len(done) == 4 else f"weekly path ({len(done)} of 4)"
+    lines.append(f"{label:24} {weekly:8.1f} {raw_rows / weekly:12,.0f} {memory.run_peak / 2**30:9.2f}")
     spark_metadata = spark_seconds
 
     if not args.skip_reference:
@@ -177,9 +184,10 @@ def main(argv: list[str]) -> int:
         same = reference["clean_rows"] == rows_in("clean/events")
         lines.append(f"{'reference clean (duckdb)':24} {reference['seconds']:8.1f} {raw_rows / reference['seconds']:12,.0f} "
                      f"{memory.take() / 2**30:9.2f} {folder_bytes(out):15,}")
-        lines.append(f"spark clean / reference: {seconds['spark clean'] / reference['seconds']:.2f}x "
-                     f"(stage, with the Spark session start of {spark_metadata['session']:.1f} s); "
-                     f"{spark_metadata['spark']:.1f} s of Spark work: {spark_metadata['spark'] / reference['seconds']:.2f}x")
+        lines.append(f"spark clean / reference: {seconds.get('spark clean', float('nan')) / reference['seconds']:.2f}x "
+                     f"(stage, with the Spark session start of {spark_metadata.get('session', float('nan')):.1f} s); "
+                     f"{spark_metadata.get('spark', float('nan')):.1f} s of Spark work: "
+                     f"{spark_metadata.get('spark', float('nan')) / reference['seconds']:.2f}x")
         lines.append(f"clean rows spark {rows_in('clean/events'):,} / reference {reference['clean_rows']:,}: "
                      f"{'same' if same else 'DIFFERENT'}")
         if args.verify:

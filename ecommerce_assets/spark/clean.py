@@ -67,19 +67,6 @@ def read_raw(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame
     return split_fields(_lines(spark, paths, base_path).withColumn("source_file", F.col("_metadata.file_path")))
 
 
-def read_distinct_raw(spark: SparkSession, paths: list[str], base_path: str, partitions: int | None = None) -> DataFrame:
-    """Each distinct (week, line) once with its number of ``copies``, split into text fields.
-
-    Exact duplicates are whole identical lines, so they are removed before any parsing: the one
-    shuffle carries only the line, and each distinct line is parsed and typed once. ``copies`` keeps
-    the count of delivered rows for the accounting (valid rows = clean + duplicates).
-    """
-    lines = _lines(spark, paths, base_path)
-    keys = ["source_week", "raw_line"]
-    spread = lines.repartition(partitions, *keys) if partitions else lines.repartition(*keys)
-    return split_fields(spread.groupBy(*keys).agg(F.count("*").alias("copies")))
-
-
 def _id(column: str, max_digits: int) -> tuple[Column, Column]:
     text = F.col(column)
     is_missing = text.isNull() | (F.trim(text) == "")
@@ -153,6 +140,12 @@ def drop_exact_duplicates(valid: DataFrame) -> DataFrame:
     return valid.repartition("source_week", "_product_id").distinct()
 
 
+def with_event_id(events: DataFrame) -> DataFrame:
+    """Replace the delivered line by its MD5, ``event_id``: the line is unique after de-duplication, so
+    its hash is a stable key across reruns, and later steps carry 32 characters instead of the line."""
+    return events.withColumn("event_id", F.md5("raw_line")).drop("raw_line")
+
+
 def _most_common(stats: DataFrame, key: str, value: str, alias: str) -> DataFrame:
     """Per (week, key): the most frequent non-null ``value``; ties go to the smallest value, for determinism."""
     counts = stats.where(F.col(value).isNotNull()).groupBy("source_week", key, value).agg(F.sum("count").alias("n"))
@@ -207,8 +200,7 @@ def shape_clean(imputed: DataFrame) -> DataFrame:
     """Typed, derived columns of the clean events table (``week`` is the output folder key)."""
     levels = F.split(F.col("category_code"), r"\.")
     return imputed.select(
-        # The delivered line is unique after de-duplication, so its hash is a stable key across reruns.
-        F.md5("raw_line").alias("event_id"),
+        "event_id",
         F.col("_ts").alias("event_time"),
         F.to_date("_ts").alias("event_date"),
         F.hour("_ts").alias("event_hour"),
@@ -234,4 +226,4 @@ def shape_clean(imputed: DataFrame) -> DataFrame:
 
 def clean_events(classified: DataFrame) -> DataFrame:
     """Valid, de-duplicated, imputed and shaped events from classified raw rows."""
-    return shape_clean(impute(drop_exact_duplicates(valid_rows(classified))))
+    return shape_clean(impute(with_event_id(drop_exact_duplicates(valid_rows(classified)))))

@@ -28,11 +28,13 @@ from ecommerce_assets.spark.clean import (
     rejected_rows,
     shape_clean,
     valid_rows,
+    with_event_id,
 )
 
 # Raw rows per Spark query in a multi-week run: a full-scale week (~13M) is one batch, a 31-week replay
 # at scale 0.1 a few; each batch's imputation maps (one row per product and week) stay small.
 BATCH_ROWS = 16_000_000
+_NO_DICTIONARY = {"parquet.enable.dictionary#event_id": "false"}
 _WEEK_FOLDER = re.compile(r"/week=(\d{4}-\d{2}-\d{2})/")
 
 
@@ -141,10 +143,18 @@ def _write_outputs(
         # them twice (a five-column count for its maps, then the join), which from columnar files is
         # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write.
         events_out = f"{clean_out.rstrip('/')}/_events-{index}"
-        drop_exact_duplicates(valid_rows(observed)).write.mode("overwrite").parquet(events_out)
+        events = with_event_id(drop_exact_duplicates(valid_rows(observed)))
+        # Unique ids do not dictionary-encode: trying only costs time.
+        events.write.mode("overwrite").options(**_NO_DICTIONARY).parquet(events_out)
         try:
             events = spark.read.parquet(events_out)
-            shape_clean(impute(events)).write.mode("append").partitionBy("week").parquet(clean_out)
+            (
+                shape_clean(impute(events))
+                .write.mode("append")
+                .options(**_NO_DICTIONARY)
+                .partitionBy("week")
+                .parquet(clean_out)
+            )
         finally:
             _delete(spark, events_out)
         metrics = rows.get
