@@ -136,6 +136,7 @@ def reference_clean(raw_files: list[str], out: Path, temp_dir: Path, memory_limi
     """
     started = time.perf_counter()
     temp_dir.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     config = {"temp_directory": str(temp_dir), "preserve_insertion_order": False, "memory_limit": memory_limit}
     with duckdb.connect(config=config) as con:
         con.execute("set TimeZone = 'UTC'")
