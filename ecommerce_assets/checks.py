@@ -8,7 +8,7 @@ import datetime as dt
 import dagster as dg
 import duckdb
 
-from ecommerce_assets.lake import Lake, read_manifest
+from ecommerce_assets.lake import LakeStore
 from ecommerce_assets.spark.clean import EVENT_TYPES
 
 CLEAN = dg.AssetKey("clean_events")
@@ -36,8 +36,11 @@ warehouse_check_specs = [
 ]
 
 
-def _clean_files(lake: Lake, weeks: list[dt.date]) -> list[str]:
-    return sorted(str(p) for w in weeks for p in lake.clean_week(w).glob("*.parquet"))
+LocalFiles = dict[str, list[str]]  # lake key -> local Parquet paths (see LakeStore.local_files)
+
+
+def _of(files: LocalFiles, keys: list[str]) -> list[str]:
+    return sorted(path for key in keys for path in files.get(key, []))
 
 
 def _rows_per_week(files: list[str]) -> dict[dt.date, int]:
@@ -51,17 +54,16 @@ def _rows_per_week(files: list[str]) -> dict[dt.date, int]:
     return {week: count for week, count in rows}
 
 
-def clean_counts(lake: Lake, weeks: list[dt.date]) -> dict[dt.date, int]:
-    return _rows_per_week(_clean_files(lake, weeks))
-
-
-def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckResult]:
-    clean = clean_counts(lake, weeks)
-    rejected = _rows_per_week(sorted(str(p) for w in weeks for p in lake.rejected_week(w).glob("*.parquet")))
+def clean_check_results(lake: LakeStore, weeks: list[dt.date], files: LocalFiles) -> list[dg.AssetCheckResult]:
+    """Checks on the weeks' published output; ``files`` holds the local copies of their clean and
+    quarantine Parquet files."""
+    clean_files = _of(files, [lake.clean_week(w) for w in weeks])
+    clean = _rows_per_week(clean_files)
+    rejected = _rows_per_week(_of(files, [lake.rejected_week(w) for w in weeks]))
     unbalanced = {}
     for week in weeks:
-        raw_rows = int(read_manifest(lake.raw_week(week))["rows"])
-        duplicates = int(read_manifest(lake.clean_week(week))["duplicates"])
+        raw_rows = int(lake.read_manifest(lake.raw_week(week))["rows"])
+        duplicates = int(lake.read_manifest(lake.clean_week(week))["duplicates"])
         accounted = clean.get(week, 0) + duplicates + rejected.get(week, 0)
         if raw_rows != accounted:
             unbalanced[week.isoformat()] = f"raw {raw_rows} != clean {clean.get(week, 0)} + duplicates {duplicates} + rejected {rejected.get(week, 0)}"
@@ -73,8 +75,7 @@ def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckR
             metadata={"weeks_checked": len(weeks), "unbalanced_weeks": dg.MetadataValue.json(unbalanced)},
         )
     ]
-    files = _clean_files(lake, weeks)
-    if files:
+    if clean_files:
         null_keys, duplicate_ids, bad_types, outside = duckdb.execute(
             f"""
             with events as (select * from read_parquet($files, hive_partitioning = true, hive_types = {{'week': date}}))
@@ -86,7 +87,7 @@ def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckR
                 count(*) filter (where event_time < week or event_time >= week + interval 7 day)
             from events
             """,
-            {"files": files},
+            {"files": clean_files},
         ).fetchone()
     else:
         null_keys = duplicate_ids = bad_types = outside = 0
@@ -103,15 +104,10 @@ def clean_check_results(lake: Lake, weeks: list[dt.date]) -> list[dg.AssetCheckR
 
 
 def warehouse_check_result(
-    connection: duckdb.DuckDBPyConnection, lake: Lake, weeks: list[dt.date]
+    loaded: dict[dt.date, int], lake: LakeStore, weeks: list[dt.date], files: LocalFiles
 ) -> dg.AssetCheckResult:
-    clean = clean_counts(lake, weeks)
-    loaded = dict(
-        connection.execute(
-            "select event_week, count(*) from raw.events where event_week >= ? and event_week < ? group by 1",
-            [weeks[0], weeks[-1] + dt.timedelta(days=7)],
-        ).fetchall()
-    )
+    """``loaded``: rows per week as counted in the warehouse table."""
+    clean = _rows_per_week(_of(files, [lake.clean_week(w) for w in weeks]))
     mismatched = {
         w.isoformat(): f"warehouse {loaded.get(w, 0)} != clean {clean.get(w, 0)}"
         for w in weeks

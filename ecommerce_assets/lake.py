@@ -1,27 +1,38 @@
-"""The lake's layout and its one write rule: build a partition aside, then swap it in.
+"""The lake's layout and its one write rule: build a partition aside, then publish it whole.
 
-Layout under the lake root::
+Layout under the lake root (a local folder, or ``s3://bucket/prefix``)::
 
-    landing/2019-Oct.csv.gz                      monthly dumps as delivered (.csv or .csv.gz)
+    landing/2019-Oct.csv.gz                      monthly dumps as delivered (.csv or .csv.gz; .zip locally)
     raw/events/week=2019-10-28/part-*.csv.gz     the week's lines, unchanged, several parts
     clean/events/week=2019-10-28/*.parquet       Spark-cleaned events
     quarantine/events/week=2019-10-28/*.parquet  rows Spark rejected, with reject_reason
     quarantine/unroutable/month=2019-10/         lines whose event_time cannot place them in a week
 
-Every partition folder carries a ``_manifest.json`` with its counts; Spark and DuckDB skip files
-starting with ``_``.
+Partitions are named by keys relative to the root (``raw/events/week=2019-10-28``). Every partition
+carries a ``_manifest.json`` with its counts; Spark and DuckDB skip files starting with ``_``.
+
+Output is always built in a local staging folder (or, for Spark on a cluster, an S3 staging prefix)
+and published whole. A local lake swaps folders by rename. S3 has no rename, so a partition's objects
+get a fresh generation prefix in their names and the manifest, written last in one PUT, lists the
+current generation's files: readers go through the manifest and see the old week or the new one,
+never a mix; objects of older or abandoned generations are deleted after the switch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import shutil
+import tempfile
 import uuid
 import zipfile
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ecommerce_assets.kaggle import file_stem
 
@@ -33,36 +44,140 @@ class MissingLandingFile(FileNotFoundError):
     """A month expected in the landing zone is not there."""
 
 
+class MissingPartition(FileNotFoundError):
+    """A partition an asset reads has not been materialized."""
+
+
 @dataclass(frozen=True)
 class LandingFile:
-    """A month's dump: a file, or a CSV inside a zip archive (the Kaggle download as is)."""
+    """A month's dump: a local file, a CSV inside a local zip (the Kaggle download as is), or an S3 object."""
 
-    path: Path
+    path: Path | str  # a local path, or s3://bucket/key
     member: str | None = None
+    client: Any = field(default=None, compare=False, repr=False)  # boto3 S3 client for s3:// paths
+    object_size: int | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
-        return f"{self.path.name}:{self.member}" if self.member else self.path.name
+        base = Path(str(self.path)).name
+        return f"{base}:{self.member}" if self.member else base
 
     @property
     def size(self) -> int:
+        if self.object_size is not None:
+            return self.object_size
         if self.member:
             with zipfile.ZipFile(self.path) as archive:
                 return archive.getinfo(self.member).file_size
-        return self.path.stat().st_size
+        return Path(self.path).stat().st_size
+
+    @contextmanager
+    def open_binary(self) -> Iterator[IO[bytes]]:
+        """The dump's bytes, decompressed if it is a .gz; streamed, never loaded whole."""
+        if self.client is not None:
+            bucket, key = _split_s3(str(self.path))
+            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+            try:
+                yield gzip.GzipFile(fileobj=body) if key.endswith(".gz") else body
+            finally:
+                body.close()
+        elif self.member:
+            with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as raw:
+                yield raw
+        elif str(self.path).endswith(".gz"):
+            with gzip.open(self.path, "rb") as handle:
+                yield handle
+        else:
+            with open(self.path, "rb") as handle:
+                yield handle
+
+
+def _split_s3(url: str) -> tuple[str, str]:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _data_files(folder: Path, suffix: str) -> list[Path]:
+    return sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file() and not p.name.startswith(("_", ".")))
+
+
+class LakeStore(ABC):
+    """What assets need from the lake, whatever it is stored on."""
+
+    # -- layout ---------------------------------------------------------------------------------
+    @staticmethod
+    def raw_week(week: dt.date) -> str:
+        return f"raw/events/week={week.isoformat()}"
+
+    @staticmethod
+    def clean_week(week: dt.date) -> str:
+        return f"clean/events/week={week.isoformat()}"
+
+    @staticmethod
+    def rejected_week(week: dt.date) -> str:
+        return f"quarantine/events/week={week.isoformat()}"
+
+    @staticmethod
+    def unroutable_month(month: dt.date) -> str:
+        return f"quarantine/unroutable/month={month:%Y-%m}"
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """The lake root as a path or URL, for messages and metadata."""
+
+    # -- reading ---------------------------------------------------------------------------------
+    @abstractmethod
+    def landing_file(self, month: dt.date) -> LandingFile: ...
+
+    @abstractmethod
+    def read_manifest(self, key: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def files(self, key: str, suffix: str) -> list[str]:
+        """The published data files of a partition (paths or s3:// URLs), empty if none."""
+
+    @abstractmethod
+    def partition_bytes(self, key: str) -> int: ...
+
+    @abstractmethod
+    @contextmanager
+    def local_files(self, keys: list[str], suffix: str) -> Iterator[dict[str, list[str]]]:
+        """Local paths of the partitions' data files, per key (an S3 lake downloads them for the block)."""
+
+    # -- writing ---------------------------------------------------------------------------------
+    @abstractmethod
+    def staging(self, name: str) -> Path:
+        """A fresh local folder for building output before it is published."""
+
+    @abstractmethod
+    def publish(self, staged: Path, key: str, manifest: dict[str, Any]) -> None:
+        """Make ``staged`` (a folder of files) the partition ``key``, with its manifest, all at once."""
+
+    def discard(self, staged: Path) -> None:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 @dataclass(frozen=True)
-class Lake:
+class Lake(LakeStore):
+    """A lake in a local folder (the embedded default)."""
+
     root: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
 
     @property
     def landing(self) -> Path:
         return self.root / "landing"
 
     def landing_file(self, month: dt.date) -> LandingFile:
-        """The month's dump: ``YYYY-Mon.csv.gz``, ``YYYY-Mon.csv``, or ``YYYY-Mon.csv`` inside a ``.zip``
-        in the landing zone; a clear error names what was expected if none is there."""
+        """``YYYY-Mon.csv.gz``, ``YYYY-Mon.csv``, or ``YYYY-Mon.csv`` inside a ``.zip`` in the landing zone;
+        a clear error names what was expected if none is there."""
         stem = file_stem(month)
         for suffix in LANDING_SUFFIXES:
             candidate = self.landing / f"{stem}{suffix}"
@@ -78,23 +193,158 @@ class Lake:
             f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there"
         )
 
-    def raw_week(self, week: dt.date) -> Path:
-        return self.root / "raw" / "events" / f"week={week.isoformat()}"
+    def read_manifest(self, key: str) -> dict[str, Any]:
+        return read_manifest(self.path(key))
 
-    def clean_week(self, week: dt.date) -> Path:
-        return self.root / "clean" / "events" / f"week={week.isoformat()}"
+    def files(self, key: str, suffix: str) -> list[str]:
+        folder = self.path(key)
+        return [str(p) for p in _data_files(folder, suffix)] if folder.is_dir() else []
 
-    def rejected_week(self, week: dt.date) -> Path:
-        return self.root / "quarantine" / "events" / f"week={week.isoformat()}"
+    def partition_bytes(self, key: str) -> int:
+        return folder_bytes(self.path(key))
 
-    def unroutable_month(self, month: dt.date) -> Path:
-        return self.root / "quarantine" / "unroutable" / f"month={month:%Y-%m}"
+    @contextmanager
+    def local_files(self, keys: list[str], suffix: str) -> Iterator[dict[str, list[str]]]:
+        yield {key: self.files(key, suffix) for key in keys}
 
     def staging(self, name: str) -> Path:
-        """A fresh folder beside the lake's data for building output before it is published."""
+        # Beside the data, on the same filesystem, so publishing is a rename.
         path = self.root / "_staging" / f"{name}-{uuid.uuid4().hex[:12]}"
         path.mkdir(parents=True)
         return path
+
+    def publish(self, staged: Path, key: str, manifest: dict[str, Any]) -> None:
+        write_manifest(staged, manifest)
+        publish(staged, self.path(key))
+
+
+class S3Lake(LakeStore):
+    """A lake in an S3 bucket (or MinIO), through a boto3 client from dagster-aws's S3 resource."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str, staging_root: Path) -> None:
+        self.client, self.bucket, self.prefix, self.staging_root = client, bucket, prefix.strip("/"), staging_root
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def object_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _list(self, key: str) -> list[dict[str, Any]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.object_key(key) + "/")
+        return [item for page in pages for item in page.get("Contents", [])]
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def landing_file(self, month: dt.date) -> LandingFile:
+        stem = file_stem(month)
+        for suffix in LANDING_SUFFIXES:
+            key = f"landing/{stem}{suffix}"
+            head = self._head(key)
+            if head is not None:
+                return LandingFile(
+                    f"s3://{self.bucket}/{self.object_key(key)}", client=self.client, object_size=head["ContentLength"]
+                )
+        expected = " or ".join(f"{self.url}/landing/{stem}{s}" for s in LANDING_SUFFIXES)
+        raise MissingLandingFile(
+            f"landing file for month {month:%Y-%m} not found: expected {expected} (zip archives are read from a local lake only)"
+        )
+
+    def read_manifest(self, key: str) -> dict[str, Any]:
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(f"{key}/{MANIFEST}"))["Body"]
+        except self.client.exceptions.NoSuchKey:
+            raise MissingPartition(f"{self.url}/{key}/{MANIFEST} not found: materialize this partition first") from None
+        with body:
+            return json.loads(body.read())
+
+    def files(self, key: str, suffix: str) -> list[str]:
+        try:
+            listed = self.read_manifest(key).get("files", [])
+        except MissingPartition:
+            return []
+        return [f"s3://{self.bucket}/{self.object_key(f'{key}/{name}')}" for name in listed if name.endswith(suffix)]
+
+    def partition_bytes(self, key: str) -> int:
+        try:
+            current = set(self.read_manifest(key).get("files", []))
+        except MissingPartition:
+            return 0
+        return sum(item["Size"] for item in self._list(key) if item["Key"].rsplit("/", 1)[-1] in current)
+
+    @contextmanager
+    def local_files(self, keys: list[str], suffix: str) -> Iterator[dict[str, list[str]]]:
+        folder = self.staging("read")
+        try:
+            local: dict[str, list[str]] = {}
+            for key in keys:
+                local[key] = []
+                for url in self.files(key, suffix):
+                    # Keep the key's folders (week=...) so hive partitioning still sees them.
+                    target = folder / key / url.rsplit("/", 1)[-1]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    self.client.download_file(self.bucket, _split_s3(url)[1], str(target))
+                    local[key].append(str(target))
+            yield local
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def staging(self, name: str) -> Path:
+        self.staging_root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.staging_root))
+
+    def publish(self, staged: Path, key: str, manifest: dict[str, Any]) -> None:
+        generation = uuid.uuid4().hex[:12]
+        names = []
+        for path in _data_files(staged, ""):
+            name = f"g{generation}-{path.relative_to(staged).as_posix().replace('/', '-')}"
+            self.upload(path, f"{key}/{name}")
+            names.append(name)
+        self._switch(key, names, manifest)
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def publish_objects(self, staged_prefix: str, key: str, manifest: dict[str, Any]) -> None:
+        """Publish objects Spark wrote under an S3 staging prefix (cluster with s3a), by server-side copy."""
+        generation = uuid.uuid4().hex[:12]
+        names = []
+        for item in self._list(staged_prefix):
+            base = item["Key"].rsplit("/", 1)[-1]
+            if base.startswith(("_", ".")):
+                continue
+            name = f"g{generation}-{base}"
+            self.client.copy_object(
+                Bucket=self.bucket, Key=self.object_key(f"{key}/{name}"),
+                CopySource={"Bucket": self.bucket, "Key": item["Key"]},
+            )
+            names.append(name)
+        self._switch(key, names, manifest)
+
+    def upload(self, path: Path, key: str) -> None:
+        self.client.upload_file(str(path), self.bucket, self.object_key(key))
+
+    def _switch(self, key: str, names: list[str], manifest: dict[str, Any]) -> None:
+        """The one PUT that makes the new generation current, then removal of what no manifest lists."""
+        body = json.dumps({**manifest, "files": sorted(names)}, indent=2, sort_keys=True, default=str)
+        self.client.put_object(
+            Bucket=self.bucket, Key=self.object_key(f"{key}/{MANIFEST}"), Body=body.encode(), ContentType="application/json"
+        )
+        keep = {*names, MANIFEST}
+        self.delete([item["Key"] for item in self._list(key) if item["Key"].rsplit("/", 1)[-1] not in keep])
+
+    def delete_prefix(self, key: str) -> None:
+        self.delete([item["Key"] for item in self._list(key)])
+
+    def delete(self, object_keys: list[str]) -> None:
+        for start in range(0, len(object_keys), 1000):
+            chunk = object_keys[start : start + 1000]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
 
 
 def publish(staged: Path, final: Path) -> None:
@@ -118,7 +368,7 @@ def write_manifest(folder: Path, content: dict[str, Any]) -> None:
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: materialize this partition first")
+        raise MissingPartition(f"{path} not found: materialize this partition first")
     return json.loads(path.read_text())
 
 

@@ -10,23 +10,34 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 from dagster_pyspark import LazyPySparkResource
 
 from ecommerce_assets.dbt_project import dbt_project
-from ecommerce_assets.lake import Lake
+from ecommerce_assets.lake import Lake, LakeStore, S3Lake
 from ecommerce_assets.settings import Settings
 from ecommerce_assets.spark.config import spark_config
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The lake root (a local folder in the embedded default)."""
+    """The lake: a local folder (embedded default) or ``s3://bucket/prefix`` through dagster-aws's S3 resource."""
 
-    root: str
+    url: str
+    staging_dir: str
+    spark_access: str = "stage"  # for a lake on S3: "stage" copies weeks locally for Spark, "s3a" reads in place
+    s3: S3Resource = S3Resource()
 
     @property
-    def lake(self) -> Lake:
-        return Lake(Path(self.root))
+    def on_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+    @property
+    def lake(self) -> LakeStore:
+        if not self.on_s3:
+            return Lake(Path(self.url))
+        bucket, _, prefix = self.url.removeprefix("s3://").partition("/")
+        return S3Lake(self.s3.get_client(), bucket, prefix, Path(self.staging_dir))
 
 
 class DuckDBWarehouse(dg.ConfigurableResource):
@@ -72,7 +83,13 @@ def _dbt_executable() -> str:
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
-        "lake": LakeResource(root=str(settings.lake)),
+        "lake": LakeResource(
+            url=settings.lake_url,
+            staging_dir=str(settings.staging_dir),
+            spark_access=settings.spark_lake_access,
+            # Keys come from boto3's own chain (AWS_* variables, profile or instance role), never from config.
+            s3=S3Resource(region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url),
+        ),
         "warehouse": DuckDBWarehouse(path=str(settings.duckdb_path)),
         "reports": ReportsResource(folder=str(settings.reports_dir)),
         # Lazy: only the step that asks for the session starts a JVM, once per run.

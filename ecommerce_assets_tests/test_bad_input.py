@@ -62,10 +62,13 @@ def test_accounting_check_fails_when_rows_go_missing(spark, settings):
     materialize_weeks(settings, "2019-10-07", selection=dg.AssetSelection.assets("raw_events", "clean_events", "rejected_events"))
     lake = Lake(settings.lake)
     week = dt.date(2019, 10, 7)
-    assert all(r.passed for r in clean_check_results(lake, [week]))
-    manifest = read_manifest(lake.raw_week(week))
-    write_manifest(lake.raw_week(week), {**manifest, "rows": manifest["rows"] + 1})
-    results = {r.check_name: r for r in clean_check_results(lake, [week])}
+    keys = [lake.clean_week(week), lake.rejected_week(week)]
+    with lake.local_files(keys, ".parquet") as files:
+        assert all(r.passed for r in clean_check_results(lake, [week], files))
+    manifest = lake.read_manifest(lake.raw_week(week))
+    write_manifest(lake.path(lake.raw_week(week)), {**manifest, "rows": manifest["rows"] + 1})
+    with lake.local_files(keys, ".parquet") as files:
+        results = {r.check_name: r for r in clean_check_results(lake, [week], files)}
     assert not results["row_accounting"].passed
     assert "2019-10-07" in results["row_accounting"].metadata["unbalanced_weeks"].value
 

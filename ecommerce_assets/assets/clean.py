@@ -2,6 +2,7 @@
 
 import time
 from collections import Counter
+from functools import partial
 
 import dagster as dg
 import duckdb
@@ -9,9 +10,9 @@ from dagster_pyspark import LazyPySparkResource
 
 from ecommerce_assets.assets.common import preview, weeks_of
 from ecommerce_assets.checks import clean_check_results, clean_check_specs
-from ecommerce_assets.lake import folder_bytes
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource
+from ecommerce_assets.spark.config import s3a_lake_url
 from ecommerce_assets.spark.pipeline import clean_weeks
 
 
@@ -44,8 +45,10 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource
     started = time.perf_counter()
     spark = pyspark.spark_session  # started here once per run, reused by every week of the run
     session_seconds = time.perf_counter() - started
+    # A cluster image with hadoop-aws reads and writes the S3 lake in place; otherwise weeks are staged.
+    s3a = partial(s3a_lake_url, lake.url) if lake.on_s3 and lake.spark_access == "s3a" else None
     try:
-        counts = clean_weeks(spark, store, weeks)
+        counts = clean_weeks(spark, store, weeks, s3a=s3a)
     except FileNotFoundError as error:
         raise dg.Failure(description=str(error)) from None
     spark_seconds = time.perf_counter() - started - session_seconds
@@ -53,8 +56,12 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource
     by_reason: Counter[str] = Counter()
     for week_counts in counts.values():
         by_reason.update(week_counts.rejected_by_reason)
-    files = sorted(str(p) for w in weeks for p in store.clean_week(w).glob("*.parquet"))
-    sample = duckdb.execute("select * from read_parquet($f) limit 5", {"f": files[:1]}) if files else None
+    keys = [store.clean_week(w) for w in weeks] + [store.rejected_week(w) for w in weeks]
+    with store.local_files(keys, ".parquet") as files:
+        first = [path for key in keys[: len(weeks)] for path in files[key]][:1]
+        sample = duckdb.execute("select * from read_parquet($f) limit 5", {"f": first}) if first else None
+        preview_rows = sample.fetchall() if sample is not None else None
+        check_results = clean_check_results(store, weeks, files)
     yield dg.MaterializeResult(
         asset_key="clean_events",
         metadata={
@@ -63,12 +70,13 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource
             "duplicates": sum(c.duplicates for c in counts.values()),
             "rejected_rows": sum(c.rejected_rows for c in counts.values()),
             "weeks": dg.MetadataValue.json({w.isoformat(): c.as_manifest() for w, c in counts.items()}),
-            "bytes": sum(folder_bytes(store.clean_week(w)) for w in weeks),
+            "bytes": sum(store.partition_bytes(store.clean_week(w)) for w in weeks),
+            "lake": store.url,
             "spark_session_seconds": round(session_seconds, 2),
             "spark_seconds": round(spark_seconds, 2),
             "rows_per_second": round(raw_rows / spark_seconds) if spark_seconds > 0 else 0,
             "preview": (
-                preview(sample.fetchall(), [column[0] for column in sample.description])
+                preview(preview_rows, [column[0] for column in sample.description])
                 if sample is not None
                 else dg.MetadataValue.text("no rows")
             ),
@@ -79,7 +87,7 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource
         metadata={
             "rejected_rows": sum(by_reason.values()),
             "rejected_by_reason": dg.MetadataValue.json(dict(sorted(by_reason.items()))),
-            "bytes": sum(folder_bytes(store.rejected_week(w)) for w in weeks),
+            "bytes": sum(store.partition_bytes(store.rejected_week(w)) for w in weeks),
         },
     )
-    yield from clean_check_results(store, weeks)
+    yield from check_results

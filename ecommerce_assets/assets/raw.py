@@ -1,23 +1,22 @@
 """Raw weekly files: each week's lines copied unchanged from the month(s) it overlaps."""
 
-import shutil
 import zipfile
 from collections import Counter
 
 import dagster as dg
 
 from ecommerce_assets.assets.common import weeks_of
-from ecommerce_assets.lake import MissingLandingFile, folder_bytes, publish, write_manifest
+from ecommerce_assets.lake import LakeStore, MissingLandingFile
 from ecommerce_assets.partitions import months_overlapping, weekly_partitions_def
 from ecommerce_assets.raw_split import LandingFormatError, split_month
 from ecommerce_assets.resources import LakeResource
 from ecommerce_assets.settings import load_settings
 
 
-def _discard(folders: list) -> None:
+def _discard(store: LakeStore, folders: list) -> None:
     """A failed run leaves the previous weeks in place: only its own staging goes."""
     for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+        store.discard(folder)
 
 
 @dg.asset(
@@ -45,28 +44,34 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
             source = store.landing_file(month)
             split = split_month(source, month, stages, unroutable_stage)
         except (MissingLandingFile, LandingFormatError) as error:
-            _discard([*stages.values(), unroutable_stage])
+            _discard(store, [*stages.values(), unroutable_stage])
             raise dg.Failure(description=str(error)) from None
         except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-            _discard([*stages.values(), unroutable_stage])
+            _discard(store, [*stages.values(), unroutable_stage])
             where = source.name if source else f"the landing zone ({month:%Y-%m})"
             raise dg.Failure(description=f"{where}: reading failed ({error}); the file is damaged or incomplete") from None
-        publish(unroutable_stage, store.unroutable_month(month))
+        store.publish(
+            unroutable_stage,
+            store.unroutable_month(month),
+            {"month": f"{month:%Y-%m}", "source": source.name, "rows": sum(split.unroutable.values()),
+             "by_reason": dict(split.unroutable)},
+        )
         context.log.info(f"{source.name}: {split.rows_read} lines, {sum(split.unroutable.values())} unroutable")
         unroutable.update(split.unroutable)
         rows_by_week.update(split.rows_by_week)
         for week, rows in split.rows_by_week.items():
             sources[week.isoformat()][source.name] = rows
     for week, stage in stages.items():
-        write_manifest(stage, {"week": week.isoformat(), "rows": rows_by_week[week], "sources": sources[week.isoformat()]})
-        publish(stage, store.raw_week(week))
+        manifest = {"week": week.isoformat(), "rows": rows_by_week[week], "sources": sources[week.isoformat()]}
+        store.publish(stage, store.raw_week(week), manifest)
     return dg.MaterializeResult(
         metadata={
             "rows": sum(rows_by_week.values()),
             "rows_by_week": dg.MetadataValue.json({w.isoformat(): rows_by_week[w] for w in weeks}),
             "unroutable_rows_in_source_months": sum(unroutable.values()),
             "unroutable_by_reason": dg.MetadataValue.json(dict(unroutable)),
-            "bytes": sum(folder_bytes(store.raw_week(w)) for w in weeks),
+            "bytes": sum(store.partition_bytes(store.raw_week(w)) for w in weeks),
+            "lake": store.url,
             "sources": dg.MetadataValue.json(sources),
         }
     )

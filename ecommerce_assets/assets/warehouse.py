@@ -54,8 +54,9 @@ def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, ware
     store = lake.lake
     weeks = weeks_of(context)
     start, end = weeks[0], weeks[-1] + dt.timedelta(days=7)
-    files = sorted(str(p) for w in weeks for p in store.clean_week(w).glob("*.parquet"))
-    with warehouse.connect() as connection:
+    keys = [store.clean_week(w) for w in weeks]
+    with store.local_files(keys, ".parquet") as local, warehouse.connect() as connection:
+        files = sorted(path for key in keys for path in local[key])
         connection.execute(RAW_EVENTS_DDL)
         connection.execute("begin transaction")
         try:
@@ -73,11 +74,15 @@ def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, ware
         except Exception:
             connection.execute("rollback")
             raise
-        loaded = connection.execute(
-            "select count(*) from raw.events where event_week >= ? and event_week < ?", [start, end]
-        ).fetchone()[0]
+        by_week = dict(
+            connection.execute(
+                "select event_week, count(*) from raw.events where event_week >= ? and event_week < ? group by 1",
+                [start, end],
+            ).fetchall()
+        )
         total = connection.execute("select count(*) from raw.events").fetchone()[0]
-        check = warehouse_check_result(connection, store, weeks)
+        check = warehouse_check_result(by_week, store, weeks, local)
+    loaded = sum(by_week.values())
     yield dg.MaterializeResult(
         metadata={"rows_loaded": loaded, "rows_replaced": deleted, "table_rows": total, "table": "raw.events"}
     )

@@ -62,7 +62,6 @@ def s3a_config(settings: Settings) -> dict[str, str]:
     return config
 
 
-def s3a_url(settings: Settings, key: str) -> str:
-    """The ``s3a://`` URL of a lake key (relative to the lake root)."""
-    bucket, prefix = settings.s3_bucket_prefix
-    return f"s3a://{bucket}/{prefix + '/' if prefix else ''}{key}"
+def s3a_lake_url(lake_url: str, key: str) -> str:
+    """The ``s3a://`` URL of a lake key (relative to the ``s3://`` lake root)."""
+    return f"{lake_url.replace('s3://', 's3a://', 1).rstrip('/')}/{key}"
