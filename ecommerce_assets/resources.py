@@ -18,6 +18,7 @@ from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.lake import Lake, LakeStore, S3Lake
 from ecommerce_assets.settings import Settings
 from ecommerce_assets.spark.config import spark_config
+from ecommerce_assets.warehouses import DuckDBWarehouse, snowflake_warehouse
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -38,26 +39,6 @@ class LakeResource(dg.ConfigurableResource):
             return Lake(Path(self.url))
         bucket, _, prefix = self.url.removeprefix("s3://").partition("/")
         return S3Lake(self.s3.get_client(), bucket, prefix, Path(self.staging_dir))
-
-
-class DuckDBWarehouse(dg.ConfigurableResource):
-    """The DuckDB file that holds the RAW schema and every dbt model."""
-
-    path: str
-
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(self.path, read_only=read_only)
-        try:
-            connection.execute("set TimeZone = 'UTC'")
-            yield connection
-        finally:
-            connection.close()
-
-    def dbt_env(self) -> dict[str, str]:
-        """What profiles.yml reads: the absolute path, since dbt runs from the project folder."""
-        return {"ECOMMERCE_DUCKDB_PATH": str(Path(self.path).resolve())}
 
 
 class ReportsResource(dg.ConfigurableResource):
@@ -90,7 +71,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             # Keys come from boto3's own chain (AWS_* variables, profile or instance role), never from config.
             s3=S3Resource(region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url),
         ),
-        "warehouse": DuckDBWarehouse(path=str(settings.duckdb_path)),
+        "warehouse": (
+            snowflake_warehouse(settings) if settings.warehouse == "snowflake" else DuckDBWarehouse(path=str(settings.duckdb_path))
+        ),
         "reports": ReportsResource(folder=str(settings.reports_dir)),
         # Lazy: only the step that asks for the session starts a JVM, once per run.
         "pyspark": LazyPySparkResource(spark_config=spark_config(settings)),

@@ -38,7 +38,7 @@ class SnowflakeSettings:
     warehouse: str | None
     auth: str  # "password" or "key_pair"
     private_key_path: str | None
-    stage: str | None  # an external stage on the lake: the load is COPY INTO from it
+    stage: str  # an external stage whose URL is the lake root: the load is COPY INTO from it
     emulator_host: str | None  # a local emulator over http (tests); never set in production
     emulator_port: int | None
 
@@ -126,7 +126,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("SNOWFLAKE_DATABASE", "ECOMMERCE", "warehouse=snowflake: database holding raw, core and marts."),
     ("SNOWFLAKE_ROLE", "", "warehouse=snowflake: role (empty: the user's default)."),
     ("SNOWFLAKE_WAREHOUSE", "", "warehouse=snowflake: virtual warehouse (empty: the user's default)."),
-    ("ECOMMERCE_SNOWFLAKE_STAGE", "", "External stage on the lake (e.g. raw.lake_stage): the weekly load is COPY INTO from it; empty: upload from the lake."),
+    ("ECOMMERCE_SNOWFLAKE_STAGE", "", "warehouse=snowflake: external stage whose URL is the lake root (e.g. raw.lake_stage); the weekly load is COPY INTO from it (required)."),
     ("SNOWFLAKE_EMULATOR_HOST", "", "Tests only: a local Snowflake emulator (fakesnow) host, spoken to over http."),
     ("SNOWFLAKE_EMULATOR_PORT", "", "Tests only: the emulator's port."),
 )
@@ -274,8 +274,13 @@ def _snowflake(get) -> SnowflakeSettings:
     port = get("SNOWFLAKE_EMULATOR_PORT", "")
     if host and not port.isdigit():
         raise SettingsError(f"SNOWFLAKE_EMULATOR_PORT={port!r}: expected a port number with SNOWFLAKE_EMULATOR_HOST")
-    stage = get("ECOMMERCE_SNOWFLAKE_STAGE", "") or None
-    if stage and not re.match(r"^@?[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}$", stage):
+    stage = get("ECOMMERCE_SNOWFLAKE_STAGE", "")
+    if not stage:
+        raise SettingsError(
+            "ECOMMERCE_WAREHOUSE=snowflake needs ECOMMERCE_SNOWFLAKE_STAGE: an external stage whose URL is the lake "
+            "root (the weekly load is COPY INTO from it)"
+        )
+    if not re.match(r"^@?[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}$", stage):
         raise SettingsError(f"ECOMMERCE_SNOWFLAKE_STAGE={stage!r}: expected a stage name such as raw.lake_stage")
     return SnowflakeSettings(
         account=get("SNOWFLAKE_ACCOUNT", "fakesnow" if host else ""),
@@ -285,7 +290,7 @@ def _snowflake(get) -> SnowflakeSettings:
         warehouse=get("SNOWFLAKE_WAREHOUSE", "") or None,
         auth="key_pair" if key_path else "password",
         private_key_path=key_path,
-        stage=stage.lstrip("@") if stage else None,
+        stage=stage.lstrip("@"),
         emulator_host=host,
         emulator_port=int(port) if host else None,
     )

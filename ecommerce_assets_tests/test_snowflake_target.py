@@ -1,17 +1,24 @@
-"""The dbt project's first build on the Snowflake target, against a local Snowflake emulator (fakesnow)."""
+"""The Snowflake shape against a local Snowflake emulator (fakesnow): dbt's first build on the snowflake
+target, and the pipeline's weekly load (COPY INTO from an external stage on the lake) plus dbt and the
+dashboard, through dagster-snowflake."""
 
 import datetime as dt
+import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import snowflake.connector
 
+from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.resources import build_resources
+from ecommerce_assets.settings import load_settings
 from ecommerce_assets_tests.conftest import ROOT
+from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, check_results, materialize_weeks
+from ecommerce_assets_tests.services import fakesnow_server
 
 BIN = Path(sys.executable).parent
 RAW_EVENTS = """
@@ -47,28 +54,9 @@ def _events() -> list[tuple]:
 
 
 @pytest.fixture
-def emulator():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [str(BIN / "fakesnow"), "-s", "--host", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("fakesnow server did not start") from None
-                time.sleep(0.3)
+def emulator(tmp_path):
+    with fakesnow_server(tmp_path / "fakesnow.log") as port:
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_dbt_build_on_the_snowflake_target(emulator, tmp_path):
@@ -105,4 +93,57 @@ def test_dbt_build_on_the_snowflake_target(emulator, tmp_path):
     ]
     cursor.execute("select brand, revenue_rank from marts.mart_revenue_by_brand order by revenue_rank")
     assert cursor.fetchall() == [("apple", 1), ("samsung", 2)]
+    connection.close()
+
+
+def _emulator_connection(port: int):
+    return snowflake.connector.connect(
+        user="fake", password="fake", account="fakesnow", host="127.0.0.1", port=port, protocol="http"
+    )
+
+
+def test_weekly_load_dbt_and_dashboard_on_snowflake(spark, emulator, tmp_path):
+    settings = load_settings(env={
+        "ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]",
+        "ECOMMERCE_WAREHOUSE": "snowflake", "ECOMMERCE_SNOWFLAKE_STAGE": "raw.lake_stage",
+        "SNOWFLAKE_EMULATOR_HOST": "127.0.0.1", "SNOWFLAKE_EMULATOR_PORT": str(emulator),
+    })
+    assert settings.dbt_target == "snowflake_emulator"
+    generate(settings.lake / "landing", 0.0002, parse_months("2019-10"), seed=5)
+    # What a deployment does once: the database and an external stage whose URL is the lake root. In
+    # production that URL is s3://bucket/prefix with a storage integration; the emulator reads file://.
+    connection = _emulator_connection(emulator)
+    cursor = connection.cursor()
+    cursor.execute("create database if not exists ECOMMERCE")
+    cursor.execute("use database ECOMMERCE")
+    cursor.execute("create schema if not exists raw")
+    cursor.execute(f"create stage raw.lake_stage url = '{settings.lake.as_uri()}/'")
+
+    weekly = materialize_weeks(settings, "2019-10-07", "2019-10-14")
+    assert weekly.success and all(check_results(weekly).values()), check_results(weekly)
+    clean = {week: json.loads((settings.lake / "clean" / "events" / f"week={week}" / "_manifest.json").read_text())["clean_rows"]
+             for week in ("2019-10-07", "2019-10-14")}
+    assert min(clean.values()) > 0
+
+    def loaded() -> dict[str, tuple[int, int]]:
+        cursor.execute("select event_week, count(*), count(loaded_at) from raw.events group by 1")
+        return {str(week): (rows, stamped) for week, rows, stamped in cursor.fetchall()}
+
+    assert loaded() == {week: (rows, rows) for week, rows in clean.items()}
+    cursor.execute("select event_week, count(*) from core.fct_events group by 1")
+    assert {str(week): rows for week, rows in cursor.fetchall()} == clean
+
+    # A rerun of the load replaces its week: no doubled rows.
+    again = materialize_weeks(settings, "2019-10-07", selection=dg.AssetSelection.assets("warehouse_events"))
+    assert again.success and all(check_results(again).values())
+    assert loaded() == {week: (rows, rows) for week, rows in clean.items()}
+
+    selection = HISTORY | dg.AssetSelection.assets("dashboard")
+    assert dg.materialize(ALL_ASSETS, selection=selection, resources=build_resources(settings)).success
+    cursor.execute("select count(*), sum(purchases) from marts.mart_daily_kpis")
+    days, purchases = cursor.fetchone()
+    cursor.execute("select count(*) from core.fct_events where event_type = 'purchase'")
+    assert days == 14 and purchases == cursor.fetchone()[0]
+    page = (settings.reports_dir / "dashboard.html").read_text()
+    assert page.count('class="chart"') == 13
     connection.close()

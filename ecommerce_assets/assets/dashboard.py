@@ -4,7 +4,8 @@ import dagster as dg
 
 from ecommerce_assets.assets.dbt import WAREHOUSE_POOL
 from ecommerce_assets.dashboard import render_dashboard
-from ecommerce_assets.resources import DuckDBWarehouse, ReportsResource
+from ecommerce_assets.resources import ReportsResource
+from ecommerce_assets.warehouses import Warehouse
 
 SOURCES = [
     dg.AssetKey(["marts", name])
@@ -23,8 +24,8 @@ SOURCES = [
     automation_condition=dg.AutomationCondition.eager(),
     description="<reports>/dashboard.html: KPI cards and 13 charts from the marts; opens offline (no CDN).",
 )
-def dashboard(warehouse: DuckDBWarehouse, reports: ReportsResource) -> dg.MaterializeResult:
-    with warehouse.connect(read_only=True) as connection:
+def dashboard(warehouse: Warehouse, reports: ReportsResource) -> dg.MaterializeResult:
+    with warehouse.dashboard_connection() as connection:
         page, charts = render_dashboard(connection)
     path = reports.write("dashboard.html", page)
     return dg.MaterializeResult(

@@ -21,7 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.partitions import weekly_partitions_def
-from ecommerce_assets.resources import DuckDBWarehouse
+from ecommerce_assets.warehouses import Warehouse
 
 DBT_ENV = {"DBT_INDIRECT_SELECTION": "buildable"}
 # Warehouse writers share one pool (limit 1 in the instance's dagster.yaml): DuckDB allows one writer.
@@ -56,7 +56,7 @@ def dbt_build_args(start: dt.datetime, end: dt.datetime) -> list[str]:
     retry_policy=RETRY,
 )
 def weekly_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
     window = context.partition_time_window
     with _environ({**warehouse.dbt_env(), **DBT_ENV}):
@@ -73,7 +73,7 @@ def weekly_dbt_models(
     retry_policy=RETRY,
 )
 def history_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
     with _environ({**warehouse.dbt_env(), **DBT_ENV}):
         invocation = dbt.cli(["build"], context=context)

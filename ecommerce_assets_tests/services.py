@@ -1,0 +1,173 @@
+"""Real servers for tests, each on 127.0.0.1 and stopped at the end: a Snowflake emulator (fakesnow),
+an S3 endpoint (moto), a Spark standalone master and worker, PostgreSQL, and a process group helper."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(ready: Callable[[], bool], what: str, timeout: float = 120, process: subprocess.Popen | None = None,
+               log: Path | None = None) -> None:
+    deadline = time.time() + timeout
+    while not ready():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited ({process.returncode}): {_tail(log)}")
+        if time.time() > deadline:
+            raise RuntimeError(f"{what} not ready after {timeout} s: {_tail(log)}")
+        time.sleep(0.5)
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(log: Path | None) -> str:
+    return log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+
+
+@contextmanager
+def process(args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    """A server in its own process group; the whole group is stopped on exit (TERM, then KILL)."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 60) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextmanager
+def fakesnow_server(log: Path) -> Iterator[int]:
+    port = free_port()
+    with process([str(BIN / "fakesnow"), "-s", "--host", "127.0.0.1", "-p", str(port)], log) as proc:
+        wait_until(lambda: port_open(port), "fakesnow", 60, proc, log)
+        yield port
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """An S3 endpoint URL (moto's server, in this process)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+@contextmanager
+def spark_standalone(work: Path, cores: int = 1, memory: str = "1g") -> Iterator[str]:
+    """A Spark standalone master and one worker from pyspark's own jars; yields the master URL."""
+    work.mkdir(parents=True, exist_ok=True)
+    home = spark_home()
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
+           "PYSPARK_PYTHON": sys.executable}
+    port, ui, worker_ui = free_port(), free_port(), free_port()
+    master_url = f"spark://127.0.0.1:{port}"
+    spark_class = str(home / "bin" / "spark-class")
+    with process([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+                  "--webui-port", str(ui)], work / "master.log", env) as master:
+        wait_until(lambda: port_open(port), "spark master", 120, master, work / "master.log")
+        with process([spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", str(cores),
+                      "--memory", memory, "--webui-port", str(worker_ui), "--work-dir", str(work / "worker"), master_url],
+                     work / "worker.log", env) as worker:
+            wait_until(lambda: "Successfully registered with master" in (work / "worker.log").read_text(errors="replace"),
+                       "spark worker", 120, worker, work / "worker.log")
+            yield master_url
+
+
+def postgres_bin() -> Path:
+    """Where initdb and pg_ctl are (Debian keeps them out of PATH)."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not versions:
+        raise RuntimeError("PostgreSQL server binaries (initdb) not found: apt-get install postgresql")
+    return versions[-1].parent
+
+
+@contextmanager
+def postgres(user: str = "dagster", password: str = "dagster", database: str = "dagster") -> Iterator[int]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1, in its own folder (pytest's tmp_path is private to root,
+    and PostgreSQL will not run as root); yields its port."""
+    pg = postgres_bin()
+    folder = Path(tempfile.mkdtemp(prefix="ecommerce-pg-"))
+    folder.chmod(0o755)
+    data, port = folder / "pgdata", free_port()
+    secret = folder / "pwfile"
+    secret.write_text(password)
+    run_as = _unprivileged()
+    if run_as:
+        import pwd
+
+        uid = pwd.getpwnam(run_as).pw_uid
+        shutil.chown(folder, uid)
+        shutil.chown(secret, uid)
+    _pg(run_as, [str(pg / "initdb"), "-D", str(data), "-U", user, "--pwfile", str(secret), "-A", "scram-sha-256",
+                 "--no-sync"])
+    log = folder / "postgres.log"
+    _pg(run_as, [str(pg / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
+                 f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off", "start"])
+    try:
+        env = {**os.environ, "PGPASSWORD": password}
+        subprocess.run([str(pg / "createdb") if (pg / "createdb").exists() else "createdb", "-h", "127.0.0.1",
+                        "-p", str(port), "-U", user, database], check=True, env=env, capture_output=True)
+        yield port
+    finally:
+        _pg(run_as, [str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unprivileged() -> str | None:
+    """PostgreSQL refuses to run as root: use the postgres user when the tests run as root."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def _pg(run_as: str | None, args: list[str], check: bool = True) -> None:
+    command = ["runuser", "-u", run_as, "--", *args] if run_as else args
+    done = subprocess.run(command, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:1])} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
