@@ -27,7 +27,7 @@ class LakeResource(dg.ConfigurableResource):
     url: str
     staging_dir: str
     spark_access: str = "stage"  # for a lake on S3: "stage" copies weeks locally for Spark, "s3a" reads in place
-    s3: S3Resource = S3Resource()
+    s3: S3Resource
 
     @property
     def on_s3(self) -> bool:
