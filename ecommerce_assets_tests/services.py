@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
+
 BIN = Path(sys.executable).parent
 
 
@@ -40,6 +42,13 @@ def port_open(port: int) -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
     except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).ok
+    except requests.ConnectionError:
         return False
 
 
@@ -171,3 +180,59 @@ def _pg(run_as: str | None, args: list[str], check: bool = True) -> None:
     done = subprocess.run(command, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:1])} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+# -- Dagster's GraphQL API: launch a partition backfill and wait for its runs -------------------------------
+WEEKLY_KEYS = [
+    ["raw_events"], ["clean_events"], ["rejected_events"], ["warehouse_events"], ["staging", "stg_events"],
+    ["core", "fct_events"], ["core", "fct_sessions"], ["core", "fct_daily_user_activity"],
+]
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+STATUS = """
+query Status($id: String!, $tag: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $tag}]}) {
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}
+"""
+
+
+def graphql(url: str, query: str, variables: dict) -> dict:
+    response = requests.post(url, json={"query": query, "variables": variables}, timeout=30)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def run_backfill(url: str, keys: list[list[str]], partitions: list[str], timeout: float = 900) -> list[dict]:
+    """Launch a backfill of ``keys`` over ``partitions``; wait until it and its runs finish; return the runs."""
+    launched = graphql(url, LAUNCH, {"params": {
+        "assetSelection": [{"path": key} for key in keys], "partitionNames": partitions, "title": "test backfill",
+    }})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill = launched["backfillId"]
+    deadline = time.time() + timeout
+    while True:
+        data = graphql(url, STATUS, {"id": backfill, "tag": backfill})
+        status = data["partitionBackfillOrError"]["status"]
+        runs = data["runsOrError"]["results"]
+        if status not in ("REQUESTED", "CANCELING") and runs and all(
+            r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs
+        ):
+            break
+        assert time.time() < deadline, (status, runs)
+        time.sleep(3)
+    assert status in ("COMPLETED", "COMPLETED_SUCCESS"), (status, runs)
+    return runs
