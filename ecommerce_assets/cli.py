@@ -81,21 +81,36 @@ def _settings(_: argparse.Namespace) -> int:
 
 
 def layer_counts() -> dict[str, int]:
-    """Rows per layer over all weeks, read from the lake's files and the warehouse."""
+    """Rows per layer over all weeks, from the lake's manifests (local or S3) and the DuckDB warehouse."""
+    from ecommerce_assets.lake import MissingPartition
+    from ecommerce_assets.partitions import months_overlapping, weeks_in_range
+    from ecommerce_assets.resources import build_resources
+
     settings = load_settings()
-    lake = settings.lake
-    counts: dict[str, int] = {}
-    manifests = sorted((lake / "raw" / "events").glob("week=*/_manifest.json"))
-    counts["raw weeks"] = len(manifests)
-    counts["raw rows"] = sum(json.loads(p.read_text())["rows"] for p in manifests)
-    unroutable = (lake / "quarantine" / "unroutable").glob("month=*/unroutable.csv")
-    counts["unroutable lines"] = sum(sum(1 for _ in p.open()) - 1 for p in unroutable)
-    clean = sorted((lake / "clean" / "events").glob("week=*/_manifest.json"))
-    counts["duplicates dropped"] = sum(json.loads(p.read_text())["duplicates"] for p in clean)
-    for label, folder in (("clean rows", "clean/events"), ("rejected rows", "quarantine/events")):
-        files = [str(p) for p in (lake / folder).glob("week=*/*.parquet")]
-        counts[label] = duckdb.execute("select count(*) from read_parquet($f)", {"f": files}).fetchone()[0] if files else 0
-    if settings.duckdb_path.exists():
+    store = build_resources(settings)["lake"].lake
+    weeks = weeks_in_range(settings.first_week.isoformat(), settings.last_week.isoformat())
+    months = months_overlapping(weeks, settings)
+
+    def manifests(keys: list[str]) -> list[dict]:
+        found = []
+        for key in keys:
+            try:
+                found.append(store.read_manifest(key))
+            except MissingPartition:
+                pass
+        return found
+
+    raw = manifests([store.raw_week(w) for w in weeks])
+    clean = manifests([store.clean_week(w) for w in weeks])
+    counts = {
+        "raw weeks": len(raw),
+        "raw rows": sum(m["rows"] for m in raw),
+        "unroutable lines": sum(m["rows"] for m in manifests([store.unroutable_month(m) for m in months])),
+        "duplicates dropped": sum(m["duplicates"] for m in clean),
+        "clean rows": sum(m["clean_rows"] for m in clean),
+        "rejected rows": sum(m["rejected_rows"] for m in clean),
+    }
+    if settings.warehouse == "duckdb" and settings.duckdb_path.exists():
         with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
             for label, table in (
                 ("warehouse raw.events", "raw.events"),
