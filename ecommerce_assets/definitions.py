@@ -6,6 +6,7 @@ from ecommerce_assets.assets import clean, dashboard, dbt, landing, raw, warehou
 from ecommerce_assets.checks import fact_freshness_checks, freshness_sensor
 from ecommerce_assets.jobs import landing_job, marts_job, weekly_events_job
 from ecommerce_assets.resources import build_resources
+from ecommerce_assets.retention import run_retention_job, run_retention_schedule
 from ecommerce_assets.schedules import weekly_schedule
 from ecommerce_assets.sensors import history_replay_sensor
 from ecommerce_assets.settings import load_settings
@@ -13,8 +14,8 @@ from ecommerce_assets.settings import load_settings
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([landing, raw, clean, warehouse, dbt, dashboard]),
     asset_checks=fact_freshness_checks,
-    jobs=[landing_job, weekly_events_job, marts_job],
-    schedules=[weekly_schedule],
+    jobs=[landing_job, weekly_events_job, marts_job, run_retention_job],
+    schedules=[weekly_schedule, run_retention_schedule],
     sensors=[history_replay_sensor, freshness_sensor],
     resources=build_resources(load_settings()),
 )

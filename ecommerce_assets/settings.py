@@ -65,6 +65,7 @@ class Settings:
     last_month: dt.date
     dbt_target: str
     replay_interval_seconds: int
+    run_retention_days: int
     reports_dir: Path
     snowflake: SnowflakeSettings | None = None
 
@@ -119,6 +120,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("ECOMMERCE_DBT_TARGET", "duckdb", "dbt target in ecommerce_dbt/profiles.yml."),
     ("ECOMMERCE_REPORTS_DIR", "$ECOMMERCE_DATA_DIR/reports", "Where the dashboard (dashboard.html) is written."),
     ("ECOMMERCE_REPLAY_INTERVAL_SECONDS", "60", "Seconds between two weeks of the history replay sensor."),
+    ("ECOMMERCE_RUN_RETENTION_DAYS", "90", "Finished runs older than this are deleted daily (run_retention_schedule)."),
     ("SNOWFLAKE_ACCOUNT", "", "warehouse=snowflake: account identifier (required)."),
     ("SNOWFLAKE_USER", "", "warehouse=snowflake: user (required)."),
     ("SNOWFLAKE_PASSWORD", "", "warehouse=snowflake: password, or use a key pair."),
@@ -230,6 +232,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     interval = get("ECOMMERCE_REPLAY_INTERVAL_SECONDS", "60")
     if not interval.isdigit() or int(interval) < 5:
         raise SettingsError(f"ECOMMERCE_REPLAY_INTERVAL_SECONDS={interval!r}: expected whole seconds, at least 5")
+    retention = get("ECOMMERCE_RUN_RETENTION_DAYS", "90")
+    if not retention.isdigit() or int(retention) < 1:
+        raise SettingsError(f"ECOMMERCE_RUN_RETENTION_DAYS={retention!r}: expected whole days, at least 1")
 
     return Settings(
         data_dir=data_dir,
@@ -253,6 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         # The emulator is the snowflake target over http (profiles.yml: snowflake_emulator).
         dbt_target=get("ECOMMERCE_DBT_TARGET", "snowflake_emulator" if warehouse == "snowflake" and get("SNOWFLAKE_EMULATOR_HOST", "") else warehouse),
         replay_interval_seconds=int(interval),
+        run_retention_days=int(retention),
         reports_dir=path("ECOMMERCE_REPORTS_DIR", str(data_dir / "reports")),
         snowflake=_snowflake(get) if warehouse == "snowflake" else None,
     )

@@ -7,6 +7,7 @@ import pytest
 
 from ecommerce_assets.definitions import defs
 from ecommerce_assets.partitions import weekly_partitions_def
+from ecommerce_assets.retention import run_retention_job, run_retention_schedule
 from ecommerce_assets.schedules import weekly_schedule
 from ecommerce_assets.sensors import WEEK_DONE, history_replay_sensor, next_week_to_replay
 
@@ -66,3 +67,23 @@ def test_next_week_skips_weeks_in_flight_and_behind_the_cursor():
     assert next_week_to_replay(keys, set(), set(), "2019-10-07") == "2019-10-14"
     assert next_week_to_replay(keys, set(), {"2019-10-21"}, "2019-10-14") is None
     assert next_week_to_replay(keys, set(keys), set(), None) is None
+
+
+def test_run_retention_deletes_old_finished_runs_only():
+    @dg.asset
+    def tiny() -> int:
+        return 1
+
+    with dg.instance_for_test() as instance:
+        kept = [dg.materialize([tiny], instance=instance).run_id for _ in range(2)]
+        # With 1 day of retention nothing is old enough yet.
+        result = run_retention_job.execute_in_process(instance=instance)
+        assert result.output_for_node("purge_old_runs") == 0
+        assert {run.run_id for run in instance.get_runs()} >= set(kept)
+        # Runs finished before the cutoff go, with their event logs; the purge's own run stays.
+        config = {"ops": {"purge_old_runs": {"config": {"days": 0}}}}
+        result = run_retention_job.execute_in_process(instance=instance, run_config=config)
+        assert result.output_for_node("purge_old_runs") == 3  # two materializations and the first purge
+        assert [run.run_id for run in instance.get_runs()] == [result.run_id]
+        assert not instance.all_logs(kept[0])
+    assert run_retention_schedule.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -4,6 +4,7 @@ import zipfile
 from collections import Counter
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ecommerce_assets.assets.common import weeks_of
 from ecommerce_assets.lake import LakeStore, MissingLandingFile
@@ -46,10 +47,10 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
         except (MissingLandingFile, LandingFormatError) as error:
             _discard(store, [*stages.values(), unroutable_stage])
             raise dg.Failure(description=str(error)) from None
-        except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+        except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, BotoCoreError, ClientError) as error:
             _discard(store, [*stages.values(), unroutable_stage])
             where = source.name if source else f"the landing zone ({month:%Y-%m})"
-            raise dg.Failure(description=f"{where}: reading failed ({error}); the file is damaged or incomplete") from None
+            raise dg.Failure(description=f"{where}: reading failed ({error}); the file is damaged, incomplete or unreachable") from None
         store.publish(
             unroutable_stage,
             store.unroutable_month(month),

@@ -1,0 +1,44 @@
+"""Retention of old runs: Dagster's instance config purges old schedule and sensor ticks, not runs, so a
+daily job deletes finished runs (and their event logs) older than ECOMMERCE_RUN_RETENTION_DAYS."""
+
+import datetime as dt
+
+import dagster as dg
+
+from ecommerce_assets.settings import load_settings
+
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+
+
+class RetentionConfig(dg.Config):
+    days: int = load_settings().run_retention_days
+
+
+@dg.op
+def purge_old_runs(context: dg.OpExecutionContext, config: RetentionConfig) -> int:
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=config.days)
+    deleted = 0
+    while True:  # in pages, so a long history does not load at once
+        records = context.instance.get_run_records(
+            filters=dg.RunsFilter(statuses=FINISHED, updated_before=cutoff), limit=500
+        )
+        for record in records:
+            context.instance.delete_run(record.dagster_run.run_id)
+        deleted += len(records)
+        if len(records) < 500:
+            break
+    context.log.info(f"deleted {deleted} runs finished before {cutoff:%Y-%m-%d %H:%M} UTC")
+    return deleted
+
+
+@dg.job(description="Delete finished runs older than the retention period, with their event logs.")
+def run_retention_job():
+    purge_old_runs()
+
+
+run_retention_schedule = dg.ScheduleDefinition(
+    job=run_retention_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
