@@ -46,3 +46,11 @@ def test_a_week_spanning_two_months_reads_both(tmp_path):
     assert months_overlapping([dt.date(2019, 9, 30)], settings) == [dt.date(2019, 10, 1)]
     # The last week runs into May: only April is read.
     assert months_overlapping([dt.date(2020, 4, 27)], settings) == [dt.date(2020, 4, 1)]
+
+
+def test_readme_documents_every_variable():
+    from ecommerce_assets.settings import VARIABLES
+    from ecommerce_assets_tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert [name for name, _, _ in VARIABLES if f"| `{name}` |" not in readme] == []
