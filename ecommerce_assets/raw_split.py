@@ -3,6 +3,11 @@
 The raw layer keeps the text as delivered so that every later step can be replayed from it. The only
 decision taken here is routing: a line whose ``event_time`` cannot be read cannot be placed in a week,
 so it goes to the month's unroutable quarantine with its file and line number instead of vanishing.
+
+A month is read in blocks of whole lines. A block whose every line is plainly routable (a readable time
+in the file's month, ASCII or valid UTF-8, no carriage return) is checked by one regular expression
+pass and copied as bytes; any other block goes line by line through the same rules as text, so both
+paths write the same bytes and quarantine the same lines.
 """
 
 from __future__ import annotations
@@ -19,13 +24,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ecommerce_assets.kaggle import HEADER
 from ecommerce_assets.lake import LandingFile
 
 UNROUTABLE_HEADER = ("source_file", "line_number", "reject_reason", "raw_line")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
+# The same test on bytes, at every line start of a block, capturing the day. ASCII digits only: a line
+# this misses (or ``_TIME`` accepts with other digits) sends its block down the line-by-line path.
+_ROUTABLE_LINE = re.compile(rb"^(\d{4}-\d{2}-\d{2}) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC,", re.MULTILINE)
+BLOCK_BYTES = 4 << 20
 # Lines per raw part: gzip does not split, so several parts let Spark read a week in parallel.
 DEFAULT_PART_ROWS = 1_000_000
 
@@ -98,6 +107,18 @@ class _WeekWriter:
         if len(self._block) >= self.BLOCK_LINES:
             self._send()
 
+    def write_lines(self, data: bytes, count: int) -> None:
+        """``count`` whole lines, each ending in a newline, already encoded."""
+        while count:
+            if self._handle is None or self.rows_in_part >= self.part_rows:
+                self._next_part()
+            take = min(count, self.part_rows - self.rows_in_part)
+            cut = len(data) if take == count else _after_newlines(data, take)
+            self._send()  # the part's header and lines written one by one go first
+            self._submit(self._handle.write, data[:cut])  # type: ignore[union-attr]
+            data, count = data[cut:], count - take
+            self.rows_in_part += take
+
     def _send(self) -> None:
         if self._block and self._handle is not None:
             self._submit(self._handle.write, "".join(self._block).encode("utf-8"))
@@ -133,6 +154,120 @@ class _WeekWriter:
             self._compressor.shutdown()
 
 
+def _after_newlines(data: bytes, count: int) -> int:
+    """Offset just past the ``count``-th newline of ``data``."""
+    end = -1
+    for _ in range(count):
+        end = data.index(b"\n", end + 1)
+    return end + 1
+
+
+def _blocks(handle: IO[bytes]) -> Iterator[bytes]:
+    """The stream in blocks that end with a newline (the last one may not)."""
+    rest = b""
+    while data := handle.read(BLOCK_BYTES):
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        rest = data[cut:]
+    if rest:
+        yield rest
+
+
+class _MonthRouter:
+    """Routes one month's lines to week writers; counts and quarantines what cannot be routed."""
+
+    def __init__(self, result: MonthSplit, month: dt.date, week_folders: dict[dt.date, Path], bad: Any, part_rows: int) -> None:
+        self.result, self.week_folders, self.bad, self.part_rows = result, week_folders, bad, part_rows
+        self.month_prefix = f"{month:%Y-%m}"
+        self.line_number = 1  # the header is line 1
+        self.writers: dict[dt.date, _WeekWriter] = {}
+        self._week_of_day: dict[str, dt.date | None] = {}
+
+    def week_of(self, day: str) -> dt.date | None:
+        if day not in self._week_of_day:
+            try:
+                date = dt.date.fromisoformat(day)
+                self._week_of_day[day] = date - dt.timedelta(days=date.weekday())
+            except ValueError:
+                self._week_of_day[day] = None
+        return self._week_of_day[day]
+
+    def writer(self, week: dt.date) -> _WeekWriter:
+        writer = self.writers.get(week)
+        if writer is None:
+            writer = self.writers[week] = _WeekWriter(self.week_folders[week], self.month_prefix, self.part_rows)
+        return writer
+
+    def route_block(self, block: bytes) -> bool:
+        """Copy a block whose lines are all routable to their weeks; False (nothing done) otherwise."""
+        count = block.count(b"\n")
+        if not block.endswith(b"\n") or b"\r" in block:
+            return False
+        days = _ROUTABLE_LINE.findall(block)
+        if len(days) != count:  # some line does not start with a readable time
+            return False
+        if not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                return False  # the text path raises it with the usual message
+        week_of_day: dict[bytes, dt.date] = {}
+        for day in set(days):
+            week = self.week_of(day.decode())
+            if week is None or not day.startswith(self.month_prefix.encode()):
+                return False
+            week_of_day[day] = week
+        if len(set(week_of_day.values())) == 1:  # the usual case: dumps are in time order
+            self._take(week_of_day[days[0]], block, count)
+        else:
+            by_week: dict[dt.date, list[bytes]] = {}
+            for line, day in zip(block.split(b"\n"), days):
+                by_week.setdefault(week_of_day[day], []).append(line)
+            for week, lines in by_week.items():
+                self._take(week, b"\n".join(lines) + b"\n", len(lines))
+        return True
+
+    def _take(self, week: dt.date, lines: bytes, count: int) -> None:
+        self.result.rows_read += count
+        self.line_number += count
+        if week in self.week_folders:
+            self.writer(week).write_lines(lines, count)
+            self.result.rows_by_week[week] += count
+        else:
+            self.result.rows_other_weeks += count
+
+    def route_text(self, lines: Iterator[str]) -> None:
+        """Route lines one by one (each with its line ending, as text mode reads them)."""
+        result = self.result
+        for line in lines:
+            self.line_number += 1
+            result.rows_read += 1
+            text = line.rstrip("\r\n")
+            reason = None
+            if not text.strip():
+                reason = "empty_line"
+            elif not (_TIME.fullmatch(text, 0, 23) and text[23:24] == ","):
+                reason = "bad_event_time"
+            else:
+                day = text[:10]
+                week = self.week_of(day)
+                if week is None:
+                    reason = "bad_event_time"
+                elif not day.startswith(self.month_prefix):
+                    reason = "outside_source_month"
+                elif week not in self.week_folders:
+                    result.rows_other_weeks += 1
+                    continue
+                else:
+                    self.writer(week).write(text + "\n")
+                    result.rows_by_week[week] += 1
+                    continue
+            result.unroutable[reason] += 1
+            self.bad.writerow((self.result.source.name, self.line_number, reason, text))
+
+
 def split_month(
     source: LandingFile,
     month: dt.date,
@@ -146,49 +281,27 @@ def split_month(
     timestamp is unreadable, or outside the file's month, are written to ``unroutable_folder``.
     """
     result = MonthSplit(source=source)
-    month_prefix = f"{month:%Y-%m}"
-    week_of_day: dict[str, dt.date | None] = {}
-    writers: dict[dt.date, _WeekWriter] = {}
     with (
-        open_text(source) as handle,
+        source.open_binary() as handle,
         open(unroutable_folder / "unroutable.csv", "w", encoding="utf-8", newline="") as bad_handle,
     ):
         bad = csv.writer(bad_handle)
         bad.writerow(UNROUTABLE_HEADER)
-        check_header(source, next(handle, None))
-        for line_number, line in enumerate(handle, start=2):
-            result.rows_read += 1
-            text = line.rstrip("\r\n")
-            reason = None
-            if not text.strip():
-                reason = "empty_line"
-            elif not (_TIME.fullmatch(text, 0, 23) and text[23:24] == ","):
-                reason = "bad_event_time"
-            else:
-                day = text[:10]
-                if day not in week_of_day:
-                    try:
-                        date = dt.date.fromisoformat(day)
-                        week_of_day[day] = date - dt.timedelta(days=date.weekday())
-                    except ValueError:
-                        week_of_day[day] = None
-                week = week_of_day[day]
-                if week is None:
-                    reason = "bad_event_time"
-                elif not day.startswith(month_prefix):
-                    reason = "outside_source_month"
-                elif week not in week_folders:
-                    result.rows_other_weeks += 1
-                    continue
-                else:
-                    writer = writers.get(week)
-                    if writer is None:
-                        writer = writers[week] = _WeekWriter(week_folders[week], month_prefix, part_rows)
-                    writer.write(text + "\n")
-                    result.rows_by_week[week] += 1
-                    continue
-            result.unroutable[reason] += 1
-            bad.writerow((source.name, line_number, reason, text))
-    for writer in writers.values():
-        writer.close()
+        router = _MonthRouter(result, month, week_folders, bad, part_rows)
+        try:
+            first = True
+            for block in _blocks(handle):
+                if first:
+                    # The header is read as text mode would (its own line ending, a BOM kept for the check).
+                    lines = io.StringIO(block.decode("utf-8"), newline="")
+                    check_header(source, next(lines, None))
+                    router.route_text(lines)
+                    first = False
+                elif not router.route_block(block):
+                    router.route_text(io.StringIO(block.decode("utf-8"), newline=""))
+            if first:
+                check_header(source, None)
+        finally:
+            for writer in router.writers.values():
+                writer.close()
     return result
