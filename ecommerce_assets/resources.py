@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
 from dagster_pyspark import LazyPySparkResource

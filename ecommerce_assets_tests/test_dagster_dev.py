@@ -8,7 +8,7 @@ import subprocess
 import duckdb
 
 from ecommerce_assets_tests.conftest import ROOT
-from ecommerce_assets_tests.services import BIN, WEEKLY_KEYS, free_port, http_ok, process, run_backfill
+from ecommerce_assets_tests.services import BIN, WEEKLY_KEYS, free_port, http_ok, process, run_backfill, wait_until
 
 
 def test_backfill_of_two_weeks_through_graphql(tmp_path):
