@@ -69,7 +69,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             s3=S3Resource(region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url),
         ),
         "warehouse": (
-            snowflake_warehouse(settings) if settings.warehouse == "snowflake" else DuckDBWarehouse(path=str(settings.duckdb_path))
+            snowflake_warehouse(settings) if settings.warehouse == "snowflake" else DuckDBWarehouse(
+                path=str(settings.duckdb_path), memory_limit=settings.duckdb_memory_limit
+            )
         ),
         "reports": ReportsResource(folder=str(settings.reports_dir)),
         # Lazy: only the step that asks for the session starts a JVM, once per run.

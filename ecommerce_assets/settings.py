@@ -18,12 +18,32 @@ WAREHOUSE_KINDS = ("duckdb", "snowflake")
 SPARK_LAKE_ACCESS = ("stage", "s3a")
 _SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/]+:\d+|k8s://\S+|yarn)$")
 _MEMORY = re.compile(r"^\d+[mMgG]$")
+_DUCKDB_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$", re.IGNORECASE)
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/(?P<prefix>[^\s]*?))?/?$")
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value the project cannot use."""
+
+
+def _machine() -> tuple[int, int]:
+    """Cores this process may run on and the machine's memory in GiB (what the defaults are sized from)."""
+    cores = len(os.sched_getaffinity(0))
+    gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**30
+    return cores, gib
+
+
+def machine_defaults(cores: int, gib: int) -> dict[str, str]:
+    """Spark and DuckDB sizes that fit a machine, so the whole weekly path stays within about a third of
+    its memory (Spark's JVM and DuckDB never run in the same step): a driver heap of a fifth of the memory
+    (1g..8g), four shuffle partitions per core (enough to spread a week, few enough to keep files
+    large), DuckDB's buffer pool at a sixth (1GB..4GB) instead of its own 80%."""
+    return {
+        "ECOMMERCE_SPARK_DRIVER_MEMORY": f"{max(1, min(8, gib // 5))}g",
+        "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": str(4 * max(1, cores)),
+        "ECOMMERCE_DUCKDB_MEMORY_LIMIT": f"{max(1, min(4, gib // 6))}GB",
+    }
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class Settings:
     staging_dir: Path
     warehouse: str
     duckdb_path: Path
+    duckdb_memory_limit: str
     spark_master: str
     spark_driver_memory: str
     spark_shuffle_partitions: int
@@ -106,9 +127,10 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("ECOMMERCE_STAGING_DIR", "$ECOMMERCE_DATA_DIR/staging", "Local scratch for a lake on S3 (weeks staged for Spark)."),
     ("ECOMMERCE_WAREHOUSE", "duckdb", f"Warehouse kind; accepted: {', '.join(WAREHOUSE_KINDS)}."),
     ("ECOMMERCE_DUCKDB_PATH", "$ECOMMERCE_DATA_DIR/warehouse.duckdb", "DuckDB file (warehouse=duckdb)."),
+    ("ECOMMERCE_DUCKDB_MEMORY_LIMIT", "RAM/6, 1GB..4GB", "DuckDB memory_limit for the load and dbt, e.g. 4GB (DuckDB spills beyond it)."),
     ("SPARK_MASTER", "local[*]", "Spark master: local[N], spark://host:port, k8s://..., yarn."),
-    ("ECOMMERCE_SPARK_DRIVER_MEMORY", "4g", "Spark driver heap, e.g. 4g or 2048m."),
-    ("ECOMMERCE_SPARK_SHUFFLE_PARTITIONS", "8", "spark.sql.shuffle.partitions (positive integer)."),
+    ("ECOMMERCE_SPARK_DRIVER_MEMORY", "RAM/5, 1g..8g", "Spark driver heap, e.g. 4g or 2048m."),
+    ("ECOMMERCE_SPARK_SHUFFLE_PARTITIONS", "4 x cores", "spark.sql.shuffle.partitions (positive integer)."),
     ("ECOMMERCE_SPARK_EXECUTOR_MEMORY", "", "spark.executor.memory on a cluster, e.g. 4g (empty: Spark's default)."),
     ("ECOMMERCE_SPARK_EXECUTOR_CORES", "", "spark.executor.cores on a cluster (empty: Spark's default)."),
     ("ECOMMERCE_SPARK_CORES_MAX", "", "spark.cores.max: cores this application takes from a standalone cluster."),
@@ -162,6 +184,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     """Read and validate the environment. Relative paths resolve against ``cwd`` (default: the process cwd)."""
     env = os.environ if env is None else env
     base = Path.cwd() if cwd is None else cwd
+    sized = machine_defaults(*_machine())
 
     def get(name: str, default: str) -> str:
         value = env.get(name, "").strip()
@@ -194,12 +217,15 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             f"SPARK_MASTER={spark_master!r}: accepted forms are local, local[N], local[*], "
             "spark://host:port, k8s://..., yarn"
         )
-    memory = get("ECOMMERCE_SPARK_DRIVER_MEMORY", "4g")
+    memory = get("ECOMMERCE_SPARK_DRIVER_MEMORY", sized["ECOMMERCE_SPARK_DRIVER_MEMORY"])
     if not _MEMORY.match(memory):
         raise SettingsError(f"ECOMMERCE_SPARK_DRIVER_MEMORY={memory!r}: expected e.g. 4g or 2048m")
-    shuffle = get("ECOMMERCE_SPARK_SHUFFLE_PARTITIONS", "8")
+    shuffle = get("ECOMMERCE_SPARK_SHUFFLE_PARTITIONS", sized["ECOMMERCE_SPARK_SHUFFLE_PARTITIONS"])
     if not shuffle.isdigit() or int(shuffle) < 1:
         raise SettingsError(f"ECOMMERCE_SPARK_SHUFFLE_PARTITIONS={shuffle!r}: expected a positive integer")
+    duckdb_memory = get("ECOMMERCE_DUCKDB_MEMORY_LIMIT", sized["ECOMMERCE_DUCKDB_MEMORY_LIMIT"])
+    if not _DUCKDB_MEMORY.match(duckdb_memory):
+        raise SettingsError(f"ECOMMERCE_DUCKDB_MEMORY_LIMIT={duckdb_memory!r}: expected e.g. 4GB or 512MB")
     executor_memory = get("ECOMMERCE_SPARK_EXECUTOR_MEMORY", "") or None
     if executor_memory and not _MEMORY.match(executor_memory):
         raise SettingsError(f"ECOMMERCE_SPARK_EXECUTOR_MEMORY={executor_memory!r}: expected e.g. 4g or 2048m")
@@ -244,6 +270,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         staging_dir=path("ECOMMERCE_STAGING_DIR", str(data_dir / "staging")),
         warehouse=warehouse,
         duckdb_path=path("ECOMMERCE_DUCKDB_PATH", str(data_dir / "warehouse.duckdb")),
+        duckdb_memory_limit=duckdb_memory,
         spark_master=spark_master,
         spark_driver_memory=memory,
         spark_shuffle_partitions=int(shuffle),

@@ -86,11 +86,12 @@ class DuckDBWarehouse(Warehouse):
     """The DuckDB file that holds the RAW schema and every dbt model."""
 
     path: str
+    memory_limit: str = "4GB"  # DuckDB's own default is 80% of the machine; it spills beyond the limit
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(self.path, read_only=read_only)
+        connection = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
         try:
             connection.execute("set TimeZone = 'UTC'")
             yield connection
@@ -128,7 +129,7 @@ class DuckDBWarehouse(Warehouse):
 
     def dbt_env(self) -> dict[str, str]:
         # The absolute path, since dbt runs from the project folder.
-        return {"ECOMMERCE_DUCKDB_PATH": str(Path(self.path).resolve())}
+        return {"ECOMMERCE_DUCKDB_PATH": str(Path(self.path).resolve()), "ECOMMERCE_DUCKDB_MEMORY_LIMIT": self.memory_limit}
 
     @contextmanager
     def dashboard_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

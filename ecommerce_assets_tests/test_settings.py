@@ -1,9 +1,11 @@
 import datetime as dt
 
 import pytest
+import yaml
 
 from ecommerce_assets.partitions import months_overlapping, weekly_partitions, weeks_in_range
-from ecommerce_assets.settings import SettingsError, load_settings
+from ecommerce_assets.settings import SettingsError, load_settings, machine_defaults
+from ecommerce_assets_tests.conftest import ROOT
 
 
 def test_defaults_cover_the_dataset(tmp_path):
@@ -20,6 +22,26 @@ def test_defaults_cover_the_dataset(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("cores", "gib", "driver", "partitions", "duckdb"),
+    [(2, 24, "4g", "8", "4GB"), (1, 2, "1g", "4", "1GB"), (16, 128, "8g", "64", "4GB"), (4, 12, "2g", "16", "2GB")],
+)
+def test_spark_and_duckdb_sizes_follow_the_machine(cores, gib, driver, partitions, duckdb):
+    assert machine_defaults(cores, gib) == {
+        "ECOMMERCE_SPARK_DRIVER_MEMORY": driver,
+        "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": partitions,
+        "ECOMMERCE_DUCKDB_MEMORY_LIMIT": duckdb,
+    }
+
+
+def test_machine_sizes_are_defaults_only(tmp_path):
+    env = {"ECOMMERCE_SPARK_DRIVER_MEMORY": "3g", "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "5",
+           "ECOMMERCE_DUCKDB_MEMORY_LIMIT": "512MB"}
+    settings = load_settings(env=env, cwd=tmp_path)
+    assert (settings.spark_driver_memory, settings.spark_shuffle_partitions, settings.duckdb_memory_limit) == (
+        "3g", 5, "512MB")
+
+
+@pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"ECOMMERCE_WAREHOUSE": "oracle"}, "ECOMMERCE_WAREHOUSE='oracle': accepted values are duckdb"),
@@ -31,6 +53,7 @@ def test_defaults_cover_the_dataset(tmp_path):
         ({"ECOMMERCE_SPARK_DRIVER_MEMORY": "lots"}, "ECOMMERCE_SPARK_DRIVER_MEMORY='lots'"),
         ({"ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "0"}, "expected a positive integer"),
         ({"ECOMMERCE_LAKE": "ftp://bucket/x"}, "ECOMMERCE_LAKE='ftp://bucket/x'"),
+        ({"ECOMMERCE_DUCKDB_MEMORY_LIMIT": "4G"}, "ECOMMERCE_DUCKDB_MEMORY_LIMIT='4G': expected e.g. 4GB"),
     ],
 )
 def test_invalid_values_name_the_variable(env, message):
@@ -54,3 +77,16 @@ def test_readme_documents_every_variable():
 
     readme = (ROOT / "README.md").read_text()
     assert [name for name, _, _ in VARIABLES if f"| `{name}` |" not in readme] == []
+
+
+def test_the_duckdb_warehouse_and_dbt_get_the_memory_limit(tmp_path):
+    from ecommerce_assets.resources import build_resources
+
+    settings = load_settings(env={"ECOMMERCE_DUCKDB_MEMORY_LIMIT": "512MB"}, cwd=tmp_path)
+    warehouse = build_resources(settings)["warehouse"]
+    with warehouse.connect() as connection:
+        assert connection.execute("select current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
+    assert warehouse.dbt_env()["ECOMMERCE_DUCKDB_MEMORY_LIMIT"] == "512MB"
+    profile = yaml.safe_load((ROOT / "ecommerce_dbt" / "profiles.yml").read_text())
+    duckdb_settings = profile["ecommerce"]["outputs"]["duckdb"]["settings"]
+    assert "env_var('ECOMMERCE_DUCKDB_MEMORY_LIMIT'" in duckdb_settings["memory_limit"]

@@ -1,17 +1,30 @@
 {#-
-Type-2 price history: a new version starts whenever a product's price changes from one event to the
-next (zero prices included, as delivered). Current attributes (brand, category) are the latest seen.
+Type-2 price history: a new version starts whenever a product's price changes from one second to the
+next (zero prices included, as delivered). Events carry whole seconds, and the full data has products seen
+at two prices within one second: the second's price is that of its last event (by event_id), so versions
+never share a valid_from. Current attributes (brand, category) are the latest seen.
 -#}
 with events as (
     select product_id, product_key, event_time, event_id, price, brand, category_id, category_code
     from {{ ref('fct_events') }}
 ),
 
+price_per_second as (
+    select product_id, product_key, event_time, price
+    from (
+        select
+            *,
+            row_number() over (partition by product_id, event_time order by event_id desc) as last_in_second
+        from events
+    ) as ranked
+    where last_in_second = 1
+),
+
 changes as (
     select
         *,
-        lag(price) over (partition by product_id order by event_time, event_id) as previous_price
-    from events
+        lag(price) over (partition by product_id order by event_time) as previous_price
+    from price_per_second
 ),
 
 versions as (
