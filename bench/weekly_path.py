@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from peak_memory import _children, _pss_bytes
+from peak_memory import tree_pss
 
 FIRST_DAY, LAST_DAY = dt.date(2019, 10, 1), dt.date(2020, 4, 30)
 
 
 class PeakMemory:
-    """Samples the PSS of this process and its children every 0.2 s; ``take()`` returns and resets the peak."""
+    """Samples the PSS of this process and its children (``tree_pss``); ``take()`` returns and resets the peak."""
 
     def __init__(self) -> None:
         self.peak = self.run_peak = 0
@@ -39,9 +39,9 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while True:
-            used = sum(_pss_bytes(pid) for pid in _children(os.getpid()))
+            used, wait = tree_pss(os.getpid())
             self.peak, self.run_peak = max(self.peak, used), max(self.run_peak, used)
-            time.sleep(0.2)
+            time.sleep(wait)
 
     def take(self) -> int:
         peak, self.peak = self.peak, 0
