@@ -81,7 +81,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the real 411.7M events (default 1)")
     parser.add_argument("--week", default="2020-01-13", help="first week, a Monday (default 2020-01-13)")
     parser.add_argument("--weeks", type=int, default=1, help="number of consecutive weeks, one run per stage (default 1)")
-    parser.add_argument("--data", default="/tmp/bench-data", help="scratch folder; landing files are reused from it")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "data" / "bench"),
+                        help="scratch folder; landing files are reused from it (default: data/bench in the repo)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-marts", action="store_true", help="stop after the incremental dbt models")
     parser.add_argument("--skip-reference", action="store_true", help="do not run the DuckDB reference clean")

@@ -86,7 +86,7 @@ class DuckDBWarehouse(Warehouse):
     """The DuckDB file that holds the RAW schema and every dbt model."""
 
     path: str
-    memory_limit: str = "4GB"  # DuckDB's own default is 80% of the machine; it spills beyond the limit
+    memory_limit: str  # from settings; DuckDB's own default is 80% of the machine, and it spills beyond the limit
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
