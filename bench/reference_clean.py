@@ -1,6 +1,6 @@
 """The clean step written once more in DuckDB SQL: the yardstick the Spark job is measured against.
 
-Same input (a week's raw ``part-*.csv.gz`` files), same rules as ``ecommerce_assets/spark/clean.py``
+Same input (a week's raw ``part-*.csv.gz`` files), same rules as ``ecommerce_assets/spark/rules.py``
 (split by position, explicit types, first failing reject reason, exact de-duplication, brand and
 category_code imputation product -> category -> 'unknown', category levels, MD5 event_id), same Parquet
 columns. A ratio Spark / this, measured in one run, holds on a noisy machine where absolute times do not;
@@ -14,11 +14,35 @@ from pathlib import Path
 
 import duckdb
 
-from ecommerce_assets.kaggle import COLUMNS
-from ecommerce_assets.spark.clean import EVENT_TYPES
+from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES
+from ecommerce_assets.spark.rules import REJECT_REASONS
 
 _FIELDS = ",\n".join(f"nullif(_f[{i + 1}], '') as {name}" for i, name in enumerate(COLUMNS))
 _EVENT_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+
+# The Spark rules' reject predicates in DuckDB SQL, by reason; the order of checking is REJECT_REASONS.
+_REJECT_SQL = {
+    "malformed_line": "not _well_formed",
+    "bad_event_time": "_ts is null",
+    "outside_week": "_ts < source_week or _ts >= source_week + interval 7 day",
+    "unknown_event_type": f"event_type is null or event_type not in ({_EVENT_TYPES})",
+    "missing_product_id": "product_id is null or trim(product_id) = ''",
+    "invalid_product_id": "_product_id is null",
+    "missing_category_id": "category_id is null or trim(category_id) = ''",
+    "invalid_category_id": "_category_id is null",
+    "missing_user_id": "user_id is null or trim(user_id) = ''",
+    "invalid_user_id": "_user_id is null",
+    "missing_price": "price is null or trim(price) = ''",
+    "negative_price": r"regexp_matches(price, '^\s*-')",
+    "non_numeric_price": "_price is null",
+}
+# A reason added to (or dropped from) the Spark rules must not pass here unnoticed.
+if set(_REJECT_SQL) != set(REJECT_REASONS):
+    raise RuntimeError(
+        "reject reasons differ from ecommerce_assets/spark/rules.py: "
+        f"only there {sorted(set(REJECT_REASONS) - set(_REJECT_SQL))}, only here {sorted(set(_REJECT_SQL) - set(REJECT_REASONS))}"
+    )
+_REJECT_REASON = "\n".join(f"        when {_REJECT_SQL[reason]} then '{reason}'" for reason in REJECT_REASONS)
 
 CLASSIFIED = f"""
 create or replace temp view classified as
@@ -42,19 +66,7 @@ with lines as (
 )
 select *,
     case
-        when not _well_formed then 'malformed_line'
-        when _ts is null then 'bad_event_time'
-        when _ts < source_week or _ts >= source_week + interval 7 day then 'outside_week'
-        when event_type is null or event_type not in ({_EVENT_TYPES}) then 'unknown_event_type'
-        when product_id is null or trim(product_id) = '' then 'missing_product_id'
-        when _product_id is null then 'invalid_product_id'
-        when category_id is null or trim(category_id) = '' then 'missing_category_id'
-        when _category_id is null then 'invalid_category_id'
-        when user_id is null or trim(user_id) = '' then 'missing_user_id'
-        when _user_id is null then 'invalid_user_id'
-        when price is null or trim(price) = '' then 'missing_price'
-        when regexp_matches(price, '^\\s*-') then 'negative_price'
-        when _price is null then 'non_numeric_price'
+{_REJECT_REASON}
     end as reject_reason
 from parsed
 """

@@ -102,14 +102,14 @@ def main(argv: list[str]) -> int:
     import dagster as dg
     import duckdb
 
-    from ecommerce_assets.assets import clean, dbt, landing as landing_assets, raw, warehouse
+    from ecommerce_assets.assets import LAYERS, dashboard
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
     from ecommerce_assets.spark.config import spark_config
 
     settings = load_settings()
     resources = build_resources(settings)
-    assets = dg.load_assets_from_modules([landing_assets, raw, clean, warehouse, dbt])
+    assets = dg.load_assets_from_modules([m for m in LAYERS if m is not dashboard])
     weeks = [first + dt.timedelta(days=7 * i) for i in range(args.weeks)]
     tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
     memory = PeakMemory()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-import duckdb
 
 from ecommerce_assets.lake import LakeStore
-from ecommerce_assets.spark.clean import EVENT_TYPES
+from ecommerce_assets.kaggle import EVENT_TYPES
 
 CLEAN = dg.AssetKey("clean_events")
 WAREHOUSE = dg.AssetKey("warehouse_events")
@@ -47,6 +46,8 @@ def _rows_per_week(files: list[str]) -> dict[dt.date, int]:
     """Row count per week folder, read from the Parquet files themselves."""
     if not files:
         return {}
+    import duckdb
+
     rows = duckdb.execute(
         "select week, count(*) from read_parquet($files, hive_partitioning = true, hive_types = {'week': date}) group by week",
         {"files": files},
@@ -77,6 +78,8 @@ def clean_check_results(lake: LakeStore, weeks: list[dt.date], files: LocalFiles
     ]
     # One query per week: event_id uniqueness needs a hash table of the rows checked, so a 31-week
     # backfill holds one week's at a time (beside the run's Spark JVM) rather than the whole range's.
+    import duckdb
+
     failing_rows = [0, 0, 0, 0]
     for week in weeks:
         week_files = _of(files, [lake.clean_week(week)])
@@ -118,14 +121,3 @@ def warehouse_check_result(loaded: dict[dt.date, int], lake: LakeStore, weeks: l
         passed=not mismatched,
         metadata={"weeks_checked": len(weeks), "mismatched_weeks": dg.MetadataValue.json(mismatched)},
     )
-
-
-# A week whose facts are not built by Monday 09:00 UTC after it ends shows as a failed (red) check. This
-# partition-aware check says exactly "the latest week is missing"; FreshnessPolicy objects, which
-# supersede it, look at materialization times only.
-fact_freshness_checks = dg.build_time_partition_freshness_checks(
-    assets=[dg.AssetKey(["core", "fct_events"])], deadline_cron="0 9 * * 1", timezone="UTC"
-)
-freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=fact_freshness_checks, name="fact_freshness_sensor"
-)

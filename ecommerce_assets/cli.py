@@ -9,15 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
-from ecommerce_assets.settings import VARIABLES, SettingsError, load_settings
+from ecommerce_assets.settings import VARIABLES, SettingsError, current, markdown_table
 
 
 def _generate(args: argparse.Namespace) -> int:
     from ecommerce_assets.generator.synthetic import generate, parse_months
 
-    out = Path(args.out) if args.out else load_settings().lake / "landing"
+    out = Path(args.out) if args.out else current().lake / "landing"
     started = time.perf_counter()
     files = generate(
         out,
@@ -61,9 +59,9 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _land(args: argparse.Namespace) -> int:
-    from ecommerce_assets.land import land
+    from ecommerce_assets.landing_copy import land
 
-    landing = Path(args.to) if args.to else load_settings().lake / "landing"
+    landing = Path(args.to) if args.to else current().lake / "landing"
     for name in args.files:
         landed = land(Path(name), landing)
         action = "copied" if landed.copied else "unchanged"
@@ -71,10 +69,13 @@ def _land(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(_: argparse.Namespace) -> int:
-    settings = load_settings()
-    for name, default, description in VARIABLES:
-        print(f"{name:38} default {default:40} {description}")
+def _settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(markdown_table(), end="")
+        return 0
+    settings = current()
+    for variable in VARIABLES:
+        print(f"{variable.name:38} default {variable.default_text:40} {variable.description}")
     print()
     print(json.dumps({k: str(v) for k, v in vars(settings).items()}, indent=2))
     return 0
@@ -86,7 +87,7 @@ def layer_counts() -> dict[str, int]:
     from ecommerce_assets.partitions import months_overlapping, weeks_in_range
     from ecommerce_assets.resources import build_resources
 
-    settings = load_settings()
+    settings = current()
     store = build_resources(settings)["lake"].lake
     weeks = weeks_in_range(settings.first_week.isoformat(), settings.last_week.isoformat())
     months = months_overlapping(weeks, settings)
@@ -111,6 +112,8 @@ def layer_counts() -> dict[str, int]:
         "rejected rows": sum(m["rejected_rows"] for m in clean),
     }
     if settings.warehouse == "duckdb" and settings.duckdb_path.exists():
+        import duckdb
+
         with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
             for label, table in (
                 ("warehouse raw.events", "raw.events"),
@@ -156,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     land_cmd.add_argument("files", nargs="+")
     land_cmd.add_argument("--to", help="landing folder (default: <lake>/landing)")
     land_cmd.set_defaults(func=_land)
-    commands.add_parser("settings", help="show the environment variables and their values").set_defaults(func=_settings)
+    settings_cmd = commands.add_parser("settings", help="show the environment variables and their values")
+    settings_cmd.add_argument("--markdown", action="store_true", help="print the README's table of variables")
+    settings_cmd.set_defaults(func=_settings)
     commands.add_parser("counts", help="print rows per layer").set_defaults(func=_counts)
     args = parser.parse_args(argv)
     try:

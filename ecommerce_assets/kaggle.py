@@ -14,6 +14,8 @@ COLUMNS = (
     "user_session",
 )
 HEADER = ",".join(COLUMNS)
+# The dumps' event types; remove_from_cart is accepted though absent from the real dumps.
+EVENT_TYPES = ("view", "cart", "purchase", "remove_from_cart")
 
 _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

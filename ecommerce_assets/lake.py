@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ecommerce_assets.kaggle import file_stem
+from ecommerce_assets.settings import split_s3_url
 
 MANIFEST = "_manifest.json"
 LANDING_SUFFIXES = (".csv.gz", ".csv")
@@ -75,7 +76,7 @@ class LandingFile:
     def open_binary(self) -> Iterator[IO[bytes]]:
         """The dump's bytes, decompressed if it is a .gz; streamed, never loaded whole."""
         if self.client is not None:
-            bucket, key = _split_s3(str(self.path))
+            bucket, key = split_s3_url(str(self.path))
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
             try:
                 yield gzip.GzipFile(fileobj=body) if key.endswith(".gz") else body
@@ -90,11 +91,6 @@ class LandingFile:
         else:
             with open(self.path, "rb") as handle:
                 yield handle
-
-
-def _split_s3(url: str) -> tuple[str, str]:
-    bucket, _, key = url.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def _data_files(folder: Path, suffix: str) -> list[Path]:
@@ -290,7 +286,7 @@ class S3Lake(LakeStore):
                     # Keep the key's folders (week=...) so hive partitioning still sees them.
                     target = folder / key / url.rsplit("/", 1)[-1]
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    self.client.download_file(self.bucket, _split_s3(url)[1], str(target))
+                    self.client.download_file(self.bucket, split_s3_url(url)[1], str(target))
                     local[key].append(str(target))
             yield local
         finally:

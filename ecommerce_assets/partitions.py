@@ -10,7 +10,7 @@ import datetime as dt
 
 import dagster as dg
 
-from ecommerce_assets.settings import Settings, _add_month, load_settings
+from ecommerce_assets.settings import Settings, add_month, current
 
 
 def weekly_partitions(settings: Settings) -> dg.WeeklyPartitionsDefinition:
@@ -49,7 +49,7 @@ def months_overlapping(weeks: list[dt.date], settings: Settings) -> list[dt.date
     months: list[dt.date] = []
     month = settings.first_month
     while month <= settings.last_month:
-        nxt = _add_month(month)
+        nxt = add_month(month)
         if any(w < nxt and w + dt.timedelta(days=7) > month for w in weeks):
             months.append(month)
         month = nxt
@@ -57,6 +57,5 @@ def months_overlapping(weeks: list[dt.date], settings: Settings) -> list[dt.date
 
 
 # Built once when the code location loads; an invalid first/last week fails here with its variable named.
-_SETTINGS = load_settings()
-weekly_partitions_def = weekly_partitions(_SETTINGS)
-monthly_partitions_def = monthly_partitions(_SETTINGS)
+weekly_partitions_def = weekly_partitions(current())
+monthly_partitions_def = monthly_partitions(current())

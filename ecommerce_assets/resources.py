@@ -1,4 +1,9 @@
-"""Resources for the embedded default shape, built from :class:`Settings` in one function."""
+"""Resources for both shapes, built from :class:`Settings` in one function.
+
+Client libraries that only some runs use (boto3 through dagster-aws, pyspark through dagster-pyspark, the
+selected warehouse's client) are imported when a step first uses them, not when the code location loads:
+every run and every step process loads the code location, and those imports cost seconds each.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from dagster_dbt import DbtCliResource
-from dagster_pyspark import LazyPySparkResource
+from pydantic import PrivateAttr
 
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.lake import Lake, LakeStore, S3Lake
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.settings import Settings, split_s3_url
 from ecommerce_assets.spark.config import spark_config
-from ecommerce_assets.warehouses import DuckDBWarehouse, snowflake_warehouse
+from ecommerce_assets.warehouses import build_warehouse
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -24,7 +28,8 @@ class LakeResource(dg.ConfigurableResource):
     url: str
     staging_dir: str
     spark_access: str = "stage"  # for a lake on S3: "stage" copies weeks locally for Spark, "s3a" reads in place
-    s3: S3Resource
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
 
     @property
     def on_s3(self) -> bool:
@@ -34,8 +39,28 @@ class LakeResource(dg.ConfigurableResource):
     def lake(self) -> LakeStore:
         if not self.on_s3:
             return Lake(Path(self.url))
-        bucket, _, prefix = self.url.removeprefix("s3://").partition("/")
-        return S3Lake(self.s3.get_client(), bucket, prefix, Path(self.staging_dir))
+        from dagster_aws.s3 import S3Resource
+
+        # Keys come from boto3's own chain (AWS_* variables, profile or instance role), never from config.
+        client = S3Resource(region_name=self.s3_region, endpoint_url=self.s3_endpoint_url).get_client()
+        bucket, prefix = split_s3_url(self.url)
+        return S3Lake(client, bucket, prefix, Path(self.staging_dir))
+
+
+class SparkResource(dg.ConfigurableResource):
+    """dagster-pyspark's lazy session, with dagster-pyspark (and so pyspark) imported by the step that asks
+    for the session: only the clean step starts a JVM, once per run."""
+
+    spark_config: dict[str, Any]
+    _lazy: Any = PrivateAttr(default=None)
+
+    @property
+    def spark_session(self) -> Any:
+        if self._lazy is None:
+            from dagster_pyspark import LazyPySparkResource
+
+            self._lazy = LazyPySparkResource(spark_config=self.spark_config)
+        return self._lazy.spark_session
 
 
 class ReportsResource(dg.ConfigurableResource):
@@ -65,16 +90,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             url=settings.lake_url,
             staging_dir=str(settings.staging_dir),
             spark_access=settings.spark_lake_access,
-            # Keys come from boto3's own chain (AWS_* variables, profile or instance role), never from config.
-            s3=S3Resource(region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url),
+            s3_region=settings.aws_region,
+            s3_endpoint_url=settings.s3_endpoint_url,
         ),
-        "warehouse": (
-            snowflake_warehouse(settings) if settings.warehouse == "snowflake" else DuckDBWarehouse(
-                path=str(settings.duckdb_path), memory_limit=settings.duckdb_memory_limit
-            )
-        ),
+        "warehouse": build_warehouse(settings),
         "reports": ReportsResource(folder=str(settings.reports_dir)),
-        # Lazy: only the step that asks for the session starts a JVM, once per run.
-        "pyspark": LazyPySparkResource(spark_config=spark_config(settings)),
+        "pyspark": SparkResource(spark_config=spark_config(settings)),
         "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target, dbt_executable=_dbt_executable()),
     }

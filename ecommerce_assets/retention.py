@@ -5,13 +5,13 @@ import datetime as dt
 
 import dagster as dg
 
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.settings import current
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
 class RetentionConfig(dg.Config):
-    days: int = load_settings().run_retention_days
+    days: int = current().run_retention_days
 
 
 @dg.op

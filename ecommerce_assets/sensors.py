@@ -11,7 +11,7 @@ import dagster as dg
 
 from ecommerce_assets.jobs import weekly_events_job
 from ecommerce_assets.partitions import weekly_partitions_def
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.settings import current
 
 # The last asset of the weekly graph: a week is done when its facts are built.
 WEEK_DONE = dg.AssetKey(["core", "fct_events"])
@@ -37,7 +37,7 @@ def next_week_to_replay(
 
 @dg.sensor(
     job=weekly_events_job,
-    minimum_interval_seconds=load_settings().replay_interval_seconds,
+    minimum_interval_seconds=current().replay_interval_seconds,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Replays 2019-10 .. 2020-04 one week per tick, as if each week had just arrived.",
 )

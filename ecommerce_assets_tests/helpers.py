@@ -7,13 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from ecommerce_assets.assets import clean, dashboard, dbt, landing, raw, warehouse
+from ecommerce_assets.assets import LAYERS
 from ecommerce_assets.resources import build_resources
 from ecommerce_assets.settings import Settings
 
 WEEKLY = dg.AssetSelection.tag("weekly", "")
 HISTORY = dg.AssetSelection.tag("history", "")
-ALL_ASSETS = dg.load_assets_from_modules([landing, raw, clean, warehouse, dbt, dashboard])
+ALL_ASSETS = dg.load_assets_from_modules(LAYERS)
 
 
 def materialize_weeks(

@@ -15,6 +15,7 @@ UTC = dt.timezone.utc
 KEYS = weekly_partitions_def.get_partition_keys()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("tick", "expected"),
     [
@@ -30,6 +31,7 @@ def test_schedule_requests_the_week_that_just_ended(tick, expected):
     assert weekly_schedule.cron_schedule == "0 1 * * 1"
 
 
+@pytest.mark.unit
 def test_schedule_requests_nothing_after_the_last_week():
     context = dg.build_schedule_context(
         scheduled_execution_time=dt.datetime(2020, 5, 11, 1, tzinfo=UTC), repository_def=defs.get_repository_def()
@@ -43,6 +45,7 @@ def _tick(instance, cursor):
     return result, context.cursor
 
 
+@pytest.mark.unit
 def test_replay_sensor_advances_one_week_per_tick_and_continues_where_data_stops():
     with dg.instance_for_test() as instance:
         first, cursor = _tick(instance, None)
@@ -60,6 +63,7 @@ def test_replay_sensor_advances_one_week_per_tick_and_continues_where_data_stops
         assert isinstance(done, dg.SkipReason) and cursor == KEYS[-1]
 
 
+@pytest.mark.unit
 def test_next_week_skips_weeks_in_flight_and_behind_the_cursor():
     keys = ["2019-09-30", "2019-10-07", "2019-10-14", "2019-10-21"]
     assert next_week_to_replay(keys, set(), set(), None) == "2019-09-30"
@@ -69,6 +73,7 @@ def test_next_week_skips_weeks_in_flight_and_behind_the_cursor():
     assert next_week_to_replay(keys, set(keys), set(), None) is None
 
 
+@pytest.mark.integration
 def test_run_retention_deletes_old_finished_runs_only():
     @dg.asset
     def tiny() -> int:

@@ -6,11 +6,14 @@ import gzip
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ecommerce_assets.checks import clean_check_results
 from ecommerce_assets.generator.synthetic import generate, parse_months
 from ecommerce_assets.lake import Lake, read_manifest, write_manifest
 from ecommerce_assets_tests.helpers import check_results, materialize_weeks
+
+pytestmark = pytest.mark.integration
 
 BAD_LINES = {
     "garbled ### not an event": ("unroutable", "bad_event_time"),

@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import duplicate_count, lines_by_week
+
+pytestmark = pytest.mark.integration
 
 BIN = Path(sys.executable).parent
 

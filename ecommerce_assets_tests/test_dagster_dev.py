@@ -6,9 +6,12 @@ import shutil
 import subprocess
 
 import duckdb
+import pytest
 
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.services import BIN, WEEKLY_KEYS, free_port, http_ok, process, run_backfill, wait_until
+
+pytestmark = pytest.mark.stack
 
 
 def test_backfill_of_two_weeks_through_graphql(tmp_path):

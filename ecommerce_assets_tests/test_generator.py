@@ -7,8 +7,12 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from ecommerce_assets.generator.synthetic import daily_counts, generate, parse_months
 from ecommerce_assets.kaggle import HEADER
+
+pytestmark = pytest.mark.unit
 
 ROW = re.compile(
     r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC,(view|cart|purchase),\d+,\d{19},[a-z_.]*,[^,]*,\d+\.\d{2},\d+,"

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.land import LandError, land
+from ecommerce_assets.landing_copy import LandError, land
 from ecommerce_assets.raw_split import LandingFormatError
 from ecommerce_assets.settings import load_settings
 from ecommerce_assets_tests.helpers import materialize_weeks
@@ -47,6 +47,7 @@ def _raw_week(tmp_path, files):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+@pytest.mark.integration
 def test_zip_csv_and_gz_give_the_same_raw_weekly_files(tmp_path, dumps):
     results = {kind: _raw_week(tmp_path / kind, files) for kind, files in dumps.items()}
     assert set(results["csv"]) == {"_manifest.json", "part-2019-10-00000.csv.gz", "part-2019-11-00000.csv.gz"}
@@ -58,6 +59,7 @@ def test_zip_csv_and_gz_give_the_same_raw_weekly_files(tmp_path, dumps):
     assert "ecommerce-behavior-data-from-multi-category-store.zip:2019-Oct.csv" in json.loads(manifests["zip"])["sources"]
 
 
+@pytest.mark.unit
 def test_landing_is_checksummed_idempotent_and_never_partial(tmp_path, dumps, monkeypatch):
     source = dumps["gz"][0]
     landing = tmp_path / "landing"
@@ -76,6 +78,7 @@ def test_landing_is_checksummed_idempotent_and_never_partial(tmp_path, dumps, mo
     assert not (landing / "2019-Nov.csv.gz.partial").exists()
 
 
+@pytest.mark.unit
 def test_files_that_are_not_dumps_are_refused(tmp_path, dumps):
     wrong_name = tmp_path / "events.csv"
     shutil.copy(dumps["csv"][0], wrong_name)

@@ -54,6 +54,7 @@ def _clean(settings) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@pytest.mark.integration
 def test_marts_match_figures_computed_from_the_clean_parquet(built):
     settings = built
     clean = _clean(settings)
@@ -132,6 +133,7 @@ def test_marts_match_figures_computed_from_the_clean_parquet(built):
             assert rfm[user_id] == s["r"] * 100 + s["f"] * 10 + s["m"], user_id
 
 
+@pytest.mark.stack
 def test_dashboard_renders_every_chart_offline_in_chromium(built, tmp_path):
     settings = built
     result = dg.materialize(ALL_ASSETS, selection=dg.AssetSelection.assets("dashboard"), resources=build_resources(settings))
@@ -156,6 +158,7 @@ def test_dashboard_renders_every_chart_offline_in_chromium(built, tmp_path):
     assert colours is not None and len(colours) > 100  # a blank page has one or two colours
 
 
+@pytest.mark.integration
 def test_rerun_and_replay_leave_facts_and_marts_identical(built):
     settings = built
     before = _snapshot(settings)

@@ -10,6 +10,8 @@ from ecommerce_assets.generator.synthetic import generate, parse_months
 from ecommerce_assets.lake import read_manifest
 from ecommerce_assets_tests.helpers import check_results, duplicate_count, lines_by_week, materialize_weeks
 
+pytestmark = pytest.mark.integration
+
 W1, W2 = dt.date(2019, 10, 28), dt.date(2019, 11, 4)
 
 

@@ -27,6 +27,7 @@ HOLD_AT_SMALL_SCALE = (
 )
 
 
+@pytest.mark.unit
 def test_profile_reproduces_the_real_sample():
     rows = list(csv.reader(SAMPLE.read_text().splitlines()[1:]))
     profile = profile_files([SAMPLE])
@@ -48,6 +49,7 @@ def test_profile_reproduces_the_real_sample():
     assert profile["buyers_per_event"] == len({r[7] for r in rows if r[1] == "purchase"}) / 1000
 
 
+@pytest.mark.integration
 def test_small_generation_is_within_the_published_profile(tmp_path):
     files = generate(tmp_path, 0.002, parse_months("2019-10..2020-04"), seed=7)
     profile = profile_files(files)
@@ -59,6 +61,7 @@ def test_small_generation_is_within_the_published_profile(tmp_path):
     assert not outside
 
 
+@pytest.mark.integration
 def test_compare_command_passes_at_scale_001_and_fails_on_a_mismatch(tmp_path):
     ecommerce = str(Path(sys.executable).with_name("ecommerce"))
     generate(tmp_path, 0.01, parse_months("2019-10..2020-04"), seed=7)

@@ -10,6 +10,8 @@ from ecommerce_assets.kaggle import HEADER
 from ecommerce_assets.lake import LandingFile, Lake, MissingLandingFile
 from ecommerce_assets.raw_split import LandingFormatError, split_month
 
+pytestmark = pytest.mark.unit
+
 OCT = dt.date(2019, 10, 1)
 W1, W2 = dt.date(2019, 10, 21), dt.date(2019, 10, 28)
 GOOD = "2019-10-{day:02d} 12:00:00 UTC,view,1,2053013555631882655,,,1.00,500,s"

@@ -5,10 +5,13 @@ import shutil
 
 import dagster as dg
 import duckdb
+import pytest
 
 from ecommerce_assets.lake import read_manifest
 from ecommerce_assets_tests.conftest import DATA
 from ecommerce_assets_tests.helpers import check_results, duplicate_count, materialize_weeks
+
+pytestmark = pytest.mark.integration
 
 SAMPLE = DATA / "real_sample_2019-10_first1000.csv"
 

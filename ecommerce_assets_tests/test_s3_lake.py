@@ -23,6 +23,8 @@ from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import check_results, lines_by_week, materialize_weeks
 from ecommerce_assets_tests.services import moto_server
 
+pytestmark = pytest.mark.stack
+
 BUCKET, PREFIX = "ecommerce-lake", "lake"
 WEEKS = ("2019-10-07", "2019-10-14")
 

@@ -8,6 +8,7 @@ from ecommerce_assets.settings import SettingsError, load_settings, machine_defa
 from ecommerce_assets_tests.conftest import ROOT
 
 
+@pytest.mark.unit
 def test_defaults_cover_the_dataset(tmp_path):
     settings = load_settings(env={}, cwd=tmp_path)
     assert settings.data_dir == tmp_path / "data"
@@ -21,6 +22,7 @@ def test_defaults_cover_the_dataset(tmp_path):
     assert all(dt.date.fromisoformat(k).weekday() == 0 for k in keys)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("cores", "gib", "driver", "partitions", "duckdb"),
     [(2, 24, "4g", "8", "4GB"), (1, 2, "1g", "4", "1GB"), (16, 128, "8g", "64", "4GB"), (4, 12, "2g", "16", "2GB")],
@@ -33,6 +35,7 @@ def test_spark_and_duckdb_sizes_follow_the_machine(cores, gib, driver, partition
     }
 
 
+@pytest.mark.unit
 def test_machine_sizes_are_defaults_only(tmp_path):
     env = {"ECOMMERCE_SPARK_DRIVER_MEMORY": "3g", "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "5",
            "ECOMMERCE_DUCKDB_MEMORY_LIMIT": "512MB"}
@@ -41,6 +44,7 @@ def test_machine_sizes_are_defaults_only(tmp_path):
         "3g", 5, "512MB")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -61,6 +65,7 @@ def test_invalid_values_name_the_variable(env, message):
         load_settings(env=env)
 
 
+@pytest.mark.unit
 def test_a_week_spanning_two_months_reads_both(tmp_path):
     settings = load_settings(env={}, cwd=tmp_path)
     weeks = weeks_in_range("2019-10-28", "2019-11-04")
@@ -71,14 +76,15 @@ def test_a_week_spanning_two_months_reads_both(tmp_path):
     assert months_overlapping([dt.date(2020, 4, 27)], settings) == [dt.date(2020, 4, 1)]
 
 
+@pytest.mark.unit
 def test_readme_documents_every_variable():
-    from ecommerce_assets.settings import VARIABLES
-    from ecommerce_assets_tests.conftest import ROOT
+    from ecommerce_assets.settings import markdown_table
 
-    readme = (ROOT / "README.md").read_text()
-    assert [name for name, _, _ in VARIABLES if f"| `{name}` |" not in readme] == []
+    # The README carries the table `ecommerce settings --markdown` prints, row for row.
+    assert markdown_table() in (ROOT / "README.md").read_text()
 
 
+@pytest.mark.integration
 def test_the_duckdb_warehouse_and_dbt_get_the_memory_limit(tmp_path):
     from ecommerce_assets.resources import build_resources
 
@@ -86,7 +92,7 @@ def test_the_duckdb_warehouse_and_dbt_get_the_memory_limit(tmp_path):
     warehouse = build_resources(settings)["warehouse"]
     with warehouse.connect() as connection:
         assert connection.execute("select current_setting('memory_limit')").fetchone() == ("488.2 MiB",)
-    assert warehouse.dbt_env()["ECOMMERCE_DUCKDB_MEMORY_LIMIT"] == "512MB"
+    assert warehouse.dbt_vars()["duckdb_memory_limit"] == "512MB"
     profile = yaml.safe_load((ROOT / "ecommerce_dbt" / "profiles.yml").read_text())
     duckdb_settings = profile["ecommerce"]["outputs"]["duckdb"]["settings"]
-    assert "env_var('ECOMMERCE_DUCKDB_MEMORY_LIMIT'" in duckdb_settings["memory_limit"]
+    assert "var('duckdb_memory_limit'" in duckdb_settings["memory_limit"]

@@ -20,6 +20,8 @@ from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, check_results, materialize_weeks
 from ecommerce_assets_tests.services import fakesnow_server
 
+pytestmark = pytest.mark.stack
+
 BIN = Path(sys.executable).parent
 RAW_EVENTS = """
 create table raw.events (

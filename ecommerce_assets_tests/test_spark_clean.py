@@ -8,7 +8,10 @@ from decimal import Decimal
 import pytest
 
 from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.spark.clean import REJECT_REASONS, classify, clean_events, read_raw, rejected_rows
+from ecommerce_assets.spark.pipeline import clean_events
+from ecommerce_assets.spark.rules import REJECT_REASONS, classify, read_raw, rejected_rows
+
+pytestmark = pytest.mark.integration
 
 WEEK = "2019-10-28"
 PHONE = "2053013555631882655"

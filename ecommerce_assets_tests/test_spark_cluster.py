@@ -8,10 +8,14 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ecommerce_assets.generator.synthetic import generate, parse_months
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import duplicate_count, lines_by_week
 from ecommerce_assets_tests.services import BIN, spark_standalone
+
+pytestmark = pytest.mark.stack
 
 WEEK = "2019-10-07"
 

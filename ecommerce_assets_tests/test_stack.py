@@ -13,6 +13,7 @@ import shutil
 
 import boto3
 import duckdb
+import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
@@ -31,6 +32,8 @@ from ecommerce_assets_tests.services import (
     spark_standalone,
     wait_until,
 )
+
+pytestmark = pytest.mark.stack
 
 BUCKET = "ecommerce-lake"
 WEEKS = ["2019-10-07", "2019-10-14"]

@@ -9,6 +9,12 @@ import dagster as dg
 
 from ecommerce_assets.partitions import weeks_in_range
 
+# Steps that write the warehouse, or read it while others may write, share one pool whose limit (1, in the
+# instance's dagster.yaml) keeps DuckDB to one writer; on Snowflake it serialises the weekly loads.
+WAREHOUSE_POOL = "warehouse"
+# Steps that touch the lake or the warehouse retry a passing fault (a lock, a network error).
+RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
 
 def weeks_of(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The Monday weeks this run covers: one for a single partition, many for a single-run backfill."""

@@ -1,1 +1,1 @@
-"""Spark code without Dagster: pure transforms (``clean``) and the week-range job that drives them (``pipeline``)."""
+"""Spark code without Dagster: the cleaning rules (``rules``) and the week-range job that composes them (``pipeline``)."""

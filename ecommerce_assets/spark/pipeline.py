@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark.sql import Observation, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from ecommerce_assets.lake import LakeStore, S3Lake
-from ecommerce_assets.spark.clean import (
+from ecommerce_assets.spark.rules import (
     classify,
     drop_exact_duplicates,
     impute,
@@ -36,6 +36,18 @@ from ecommerce_assets.spark.clean import (
 BATCH_ROWS = 16_000_000
 _NO_DICTIONARY = {"parquet.enable.dictionary#event_id": "false"}
 _WEEK_FOLDER = re.compile(r"/week=(\d{4}-\d{2}-\d{2})/")
+
+
+def clean_events(
+    classified: DataFrame, checkpoint: Callable[[DataFrame], DataFrame] = lambda events: events
+) -> DataFrame:
+    """Clean events from classified rows: valid rows, de-duplicated, keyed by ``event_id``, imputed, shaped.
+
+    The one composition of the rules, run by ``clean_weeks`` and by the tests. ``checkpoint`` receives
+    the de-duplicated events before imputation reads them twice; production persists them there.
+    """
+    events = checkpoint(with_event_id(drop_exact_duplicates(valid_rows(classified))))
+    return shape_clean(impute(events))
 
 
 @dataclass
@@ -143,13 +155,15 @@ def _write_outputs(
         # them twice (a five-column count for its maps, then the join), which from columnar files is
         # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write.
         events_out = f"{clean_out.rstrip('/')}/_events-{index}"
-        events = with_event_id(drop_exact_duplicates(valid_rows(observed)))
-        # Unique ids do not dictionary-encode: trying only costs time.
-        events.write.mode("overwrite").options(**_NO_DICTIONARY).parquet(events_out)
+
+        def persisted(events: DataFrame) -> DataFrame:
+            # Unique ids do not dictionary-encode: trying only costs time.
+            events.write.mode("overwrite").options(**_NO_DICTIONARY).parquet(events_out)
+            return spark.read.parquet(events_out)
+
         try:
-            events = spark.read.parquet(events_out)
             (
-                shape_clean(impute(events))
+                clean_events(observed, checkpoint=persisted)
                 .write.mode("append")
                 .options(**_NO_DICTIONARY)
                 .partitionBy("week")

@@ -1,9 +1,5 @@
 {#- Date/time arithmetic behind one name each, so the same models run on DuckDB and Snowflake. -#}
 
-{% macro surrogate_key(columns) -%}
-    md5({% for column in columns %}coalesce(cast({{ column }} as varchar), '~'){% if not loop.last %} || '|' || {% endif %}{% endfor %})
-{%- endmacro %}
-
 {% macro seconds_between(start, end) -%}
     {{ return(adapter.dispatch('seconds_between')(start, end)) }}
 {%- endmacro %}
@@ -65,12 +61,4 @@
 {% macro duckdb__date_series(start, end) -%}
     select cast(range as date) as date_day
     from range(cast({{ start }} as date), cast({{ end }} as date) + interval 1 day, interval 1 day)
-{%- endmacro %}
-
-{#- The partition window of the incremental models, as dates. -#}
-{% macro window_start(offset_days=0) -%}
-    {{ add_days("'" ~ var('min_week') ~ "'", offset_days) }}
-{%- endmacro %}
-{% macro window_end(offset_days=0) -%}
-    {{ add_days("'" ~ var('max_week') ~ "'", offset_days) }}
 {%- endmacro %}

@@ -11,8 +11,7 @@
 with events as (
     select *
     from {{ ref('fct_events') }}
-    where event_week >= {{ window_start() }}
-      and event_week < {{ window_end() }}
+    where {{ in_window('event_week') }}
 )
 
 select

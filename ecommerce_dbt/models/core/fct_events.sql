@@ -11,8 +11,7 @@
 with events_in_window as (
     select *
     from {{ ref('stg_events') }}
-    where event_week >= {{ window_start() }}
-      and event_week < {{ window_end() }}
+    where {{ in_window('event_week') }}
 )
 
 select

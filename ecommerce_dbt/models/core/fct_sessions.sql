@@ -15,8 +15,7 @@ session that started last week and crossed into this one is completed, never spl
 with events as (
     select *
     from {{ ref('fct_events') }}
-    where event_week >= {{ window_start(-7) }}
-      and event_week < {{ window_end(7) }}
+    where {{ in_window('event_week', -7, 7) }}
       and user_session is not null
 ),
 
@@ -56,5 +55,4 @@ select
     carts > 0 as reached_cart,
     purchases > 0 as reached_purchase
 from sessions
-where {{ week_start('session_start') }} >= {{ window_start(-7) }}
-  and {{ week_start('session_start') }} < {{ window_end() }}
+where {{ in_window(week_start('session_start'), -7) }}

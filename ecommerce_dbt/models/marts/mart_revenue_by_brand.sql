@@ -1,17 +1,1 @@
-with purchases as (
-    select {{ month_start('event_date') }} as month_start, brand, user_id, revenue
-    from {{ ref('fct_events') }}
-    where event_type = 'purchase'
-),
-
-monthly as (
-    select month_start, brand, count(*) as purchases, count(distinct user_id) as buyers, sum(revenue) as revenue
-    from purchases
-    group by month_start, brand
-)
-
-select
-    *,
-    revenue / sum(revenue) over (partition by month_start) as revenue_share_of_month,
-    row_number() over (partition by month_start order by revenue desc, brand) as revenue_rank
-from monthly
+{{ revenue_by('brand') }}

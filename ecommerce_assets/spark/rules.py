@@ -1,38 +1,57 @@
-"""Pure DataFrame transforms that turn raw weekly lines into clean events (no Dagster here).
+"""The cleaning rules as pure DataFrame transforms: parsing, typing, reject reasons, de-duplication, imputation.
 
-Order of work: classify every row (first failing rule gives its ``reject_reason``), split valid from
-rejected, drop exact duplicates among valid rows, impute brand and category_code, derive the
-calendar columns and a deterministic ``event_id``. Every input row ends clean, duplicate or rejected.
+Order of work (composed by ``pipeline.clean_events``): classify every row (first failing rule gives its
+``reject_reason``), split valid from rejected, drop exact duplicates among valid rows, derive a
+deterministic ``event_id``, impute brand and category_code, derive the calendar columns. Every input
+row ends clean, duplicate or rejected. No Dagster here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecommerce_assets.kaggle import COLUMNS, HEADER
+from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES, HEADER
 
-EVENT_TYPES = ("view", "cart", "purchase", "remove_from_cart")
 PRICE_TYPE = T.DecimalType(12, 2)
-
-# Checked in this order; a row carries the first reason that applies.
-REJECT_REASONS = (
-    "malformed_line",
-    "bad_event_time",
-    "outside_week",
-    "unknown_event_type",
-    "missing_product_id",
-    "invalid_product_id",
-    "missing_category_id",
-    "invalid_category_id",
-    "missing_user_id",
-    "invalid_user_id",
-    "missing_price",
-    "negative_price",
-    "non_numeric_price",
-)
 UNKNOWN = "unknown"
+
+
+def _blank(column: str) -> Column:
+    """The text field is absent or only spaces: the value is missing rather than invalid."""
+    text = F.col(column)
+    return text.isNull() | (F.trim(text) == "")
+
+
+def _outside_week() -> Column:
+    """``_ts`` outside the half-open window [source_week, source_week + 7 days)."""
+    week_start = F.col("source_week").cast("timestamp_ntz")
+    week_end = F.date_add(F.col("source_week"), 7).cast("timestamp_ntz")
+    return (F.col("_ts") < week_start) | (F.col("_ts") >= week_end)
+
+
+# Checked in this order: a row carries the first reason whose predicate holds. Predicates read the text
+# fields and the typed ``_`` columns ``classify`` adds; they are functions because a Column can only be
+# built once Spark runs. bench/reference_clean.py takes this order and keys its SQL by these names.
+REJECT_RULES: tuple[tuple[str, Callable[[], Column]], ...] = (
+    ("malformed_line", lambda: ~F.col("_well_formed")),
+    ("bad_event_time", lambda: F.col("_ts").isNull()),
+    ("outside_week", _outside_week),
+    ("unknown_event_type", lambda: ~F.col("event_type").isin(*EVENT_TYPES) | F.col("event_type").isNull()),
+    ("missing_product_id", lambda: _blank("product_id")),
+    ("invalid_product_id", lambda: F.col("_product_id").isNull()),
+    ("missing_category_id", lambda: _blank("category_id")),
+    ("invalid_category_id", lambda: F.col("_category_id").isNull()),
+    ("missing_user_id", lambda: _blank("user_id")),
+    ("invalid_user_id", lambda: F.col("_user_id").isNull()),
+    ("missing_price", lambda: _blank("price")),
+    ("negative_price", lambda: F.col("price").rlike(r"^\s*-")),
+    ("non_numeric_price", lambda: F.col("_price").isNull()),
+)
+REJECT_REASONS = tuple(reason for reason, _ in REJECT_RULES)
 
 
 def _lines(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame:
@@ -67,11 +86,18 @@ def read_raw(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame
     return split_fields(_lines(spark, paths, base_path).withColumn("source_file", F.col("_metadata.file_path")))
 
 
-def _id(column: str, max_digits: int) -> tuple[Column, Column]:
+def _id(column: str, max_digits: int) -> Column:
     text = F.col(column)
-    is_missing = text.isNull() | (F.trim(text) == "")
-    parsed = F.when(text.rlike(rf"^[0-9]{{1,{max_digits}}}$"), text.try_cast("bigint"))
-    return is_missing, parsed
+    return F.when(text.rlike(rf"^[0-9]{{1,{max_digits}}}$"), text.try_cast("bigint"))
+
+
+def _reject_reason() -> Column:
+    """``REJECT_RULES`` as one CASE WHEN chain (null when no predicate holds)."""
+    (first, first_predicate), *rest = REJECT_RULES
+    reason = F.when(first_predicate(), first)
+    for name, predicate in rest:
+        reason = reason.when(predicate(), name)
+    return reason
 
 
 def classify(raw: DataFrame) -> DataFrame:
@@ -79,36 +105,15 @@ def classify(raw: DataFrame) -> DataFrame:
     shape_ok = F.col("event_time").rlike(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$")
     # Casting the checked string is faster than a pattern parse; NTZ keeps the value in UTC as written.
     event_ts = F.when(shape_ok, F.substring("event_time", 1, 19).try_cast("timestamp_ntz"))
-    week_start = F.col("source_week").cast("timestamp_ntz")
-    week_end = F.date_add(F.col("source_week"), 7).cast("timestamp_ntz")
-    product_missing, product_id = _id("product_id", 18)
-    category_missing, category_id = _id("category_id", 19)
-    user_missing, user_id = _id("user_id", 18)
     price_text = F.col("price")
     price = F.when(price_text.rlike(r"^[0-9]+(\.[0-9]{1,2})?$"), price_text.try_cast(PRICE_TYPE))
-
-    reason = (
-        F.when(~F.col("_well_formed"), "malformed_line")
-        .when(F.col("_ts").isNull(), "bad_event_time")
-        .when((F.col("_ts") < week_start) | (F.col("_ts") >= week_end), "outside_week")
-        .when(~F.col("event_type").isin(*EVENT_TYPES) | F.col("event_type").isNull(), "unknown_event_type")
-        .when(product_missing, "missing_product_id")
-        .when(F.col("_product_id").isNull(), "invalid_product_id")
-        .when(category_missing, "missing_category_id")
-        .when(F.col("_category_id").isNull(), "invalid_category_id")
-        .when(user_missing, "missing_user_id")
-        .when(F.col("_user_id").isNull(), "invalid_user_id")
-        .when(price_text.isNull() | (F.trim(price_text) == ""), "missing_price")
-        .when(price_text.rlike(r"^\s*-"), "negative_price")
-        .when(F.col("_price").isNull(), "non_numeric_price")
-    )
     return (
         raw.withColumn("_ts", event_ts)
-        .withColumn("_product_id", product_id)
-        .withColumn("_category_id", category_id)
-        .withColumn("_user_id", user_id)
+        .withColumn("_product_id", _id("product_id", 18))
+        .withColumn("_category_id", _id("category_id", 19))
+        .withColumn("_user_id", _id("user_id", 18))
         .withColumn("_price", price)
-        .withColumn("reject_reason", reason)
+        .withColumn("reject_reason", _reject_reason())
     )
 
 
@@ -222,8 +227,3 @@ def shape_clean(imputed: DataFrame) -> DataFrame:
         "user_session",
         F.col("source_week").cast("string").alias("week"),
     )
-
-
-def clean_events(classified: DataFrame) -> DataFrame:
-    """Valid, de-duplicated, imputed and shaped events from classified raw rows."""
-    return shape_clean(impute(with_event_id(drop_exact_duplicates(valid_rows(classified)))))

@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import weeks_of
-from ecommerce_assets.assets.dbt import RETRY, WAREHOUSE_POOL
+from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL, weeks_of
 from ecommerce_assets.checks import warehouse_check_result, warehouse_check_specs
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource

@@ -4,14 +4,23 @@ import zipfile
 from collections import Counter
 
 import dagster as dg
-from botocore.exceptions import BotoCoreError, ClientError
 
-from ecommerce_assets.assets.common import weeks_of
+from ecommerce_assets.assets.common import RETRY, weeks_of
 from ecommerce_assets.lake import LakeStore, MissingLandingFile
 from ecommerce_assets.partitions import months_overlapping, weekly_partitions_def
 from ecommerce_assets.raw_split import LandingFormatError, split_month
 from ecommerce_assets.resources import LakeResource
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.settings import current
+
+
+def _read_errors(on_s3: bool) -> tuple[type[BaseException], ...]:
+    """What reading a landing file can raise, besides its format errors; boto's only on an S3 lake."""
+    errors: tuple[type[BaseException], ...] = (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError)
+    if on_s3:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors += (BotoCoreError, ClientError)
+    return errors
 
 
 def _discard(store: LakeStore, folders: list) -> None:
@@ -27,7 +36,7 @@ def _discard(store: LakeStore, folders: list) -> None:
     deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
     group_name="lake",
     kinds={"csv"},
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    retry_policy=RETRY,
     description="raw/events/week=YYYY-MM-DD/part-*.csv.gz: the week's lines as delivered, in several gzip parts.",
 )
 def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -37,8 +46,9 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
     rows_by_week: Counter = Counter()
     sources: dict[str, dict[str, int]] = {week.isoformat(): {} for week in weeks}
     unroutable: Counter[str] = Counter()
+    read_errors = _read_errors(lake.on_s3)
     # A month is read once per run, however many of the run's weeks it feeds.
-    for month in months_overlapping(weeks, load_settings()):
+    for month in months_overlapping(weeks, current()):
         unroutable_stage = store.staging(f"unroutable-{month:%Y-%m}")
         source = None
         try:
@@ -47,7 +57,7 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
         except (MissingLandingFile, LandingFormatError) as error:
             _discard(store, [*stages.values(), unroutable_stage])
             raise dg.Failure(description=str(error)) from None
-        except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, BotoCoreError, ClientError) as error:
+        except read_errors as error:
             _discard(store, [*stages.values(), unroutable_stage])
             where = source.name if source else f"the landing zone ({month:%Y-%m})"
             raise dg.Failure(description=f"{where}: reading failed ({error}); the file is damaged, incomplete or unreachable") from None

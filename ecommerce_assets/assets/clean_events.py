@@ -5,15 +5,12 @@ from collections import Counter
 from functools import partial
 
 import dagster as dg
-import duckdb
-from dagster_pyspark import LazyPySparkResource
 
 from ecommerce_assets.assets.common import preview, weeks_of
 from ecommerce_assets.checks import clean_check_results, clean_check_specs
 from ecommerce_assets.partitions import weekly_partitions_def
-from ecommerce_assets.resources import LakeResource
+from ecommerce_assets.resources import LakeResource, SparkResource
 from ecommerce_assets.spark.config import s3a_lake_url
-from ecommerce_assets.spark.pipeline import clean_weeks
 
 
 @dg.multi_asset(
@@ -39,7 +36,11 @@ from ecommerce_assets.spark.pipeline import clean_weeks
     partitions_def=weekly_partitions_def,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def clean_events(context: dg.AssetExecutionContext, pyspark: LazyPySparkResource, lake: LakeResource):
+def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake: LakeResource):
+    import duckdb
+
+    from ecommerce_assets.spark.pipeline import clean_weeks  # pyspark: loaded by the step that runs it
+
     store = lake.lake
     weeks = weeks_of(context)
     started = time.perf_counter()

@@ -1,0 +1,98 @@
+"""dbt models as two asset definitions, one per partitioning (never mixed in one definition):
+
+* ``weekly_dbt_models`` (dbt tag ``weekly``): staging and the incremental facts, built per weekly partition
+  with the window passed as ``--vars``;
+* ``history_dbt_models`` (dbt tag ``history``): dimensions and marts, rebuilt over all history.
+
+dbt tests become asset checks. ``dbt_project.yml`` sets ``indirect_selection: buildable``: a test runs only
+where all its parents are built or upstream of what is built, so the dimensions' key tests (which also
+read the facts) run with the dimensions, not with a weekly run that precedes them.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL
+from ecommerce_assets.dbt_project import dbt_project
+from ecommerce_assets.partitions import weekly_partitions_def
+from ecommerce_assets.warehouses import Warehouse
+
+TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_code_references=True)
+FACTS_DUE = dg.AssetKey(["core", "fct_events"])
+
+
+class WeeklyTranslator(DagsterDbtTranslator):
+    """The week's facts are due by Monday 09:00 UTC after the week ends (the schedule runs at 01:00):
+    ``core/fct_events`` shows as failing its freshness policy in the UI when a week is missing."""
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key != FACTS_DUE:
+            return spec
+        return spec.replace_attributes(
+            freshness_policy=dg.FreshnessPolicy.cron(
+                deadline_cron="0 9 * * 1", lower_bound_delta=dt.timedelta(hours=8), timezone="UTC"
+            )
+        )
+
+
+class HistoryTranslator(DagsterDbtTranslator):
+    """Dimensions and marts refresh by themselves once weekly facts land (declarative automation)."""
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
+
+
+def dbt_window_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    """The partition window as the half-open week range the incremental models filter on."""
+    return {"min_week": start.date().isoformat(), "max_week": end.date().isoformat()}
+
+
+def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
+    """``dbt build`` with the run's variables (window, warehouse location) as ``--vars``."""
+    return ["build", "--vars", json.dumps(dict(variables), sort_keys=True)] if variables else ["build"]
+
+
+def _stream(invocation) -> Iterator[Any]:
+    """dbt's events, each model's materialization with its row count and column schema."""
+    yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="tag:weekly",
+    partitions_def=weekly_partitions_def,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    name="weekly_dbt_models",
+    dagster_dbt_translator=WeeklyTranslator(settings=TRANSLATOR_SETTINGS),
+    pool=WAREHOUSE_POOL,
+    retry_policy=RETRY,
+)
+def weekly_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+) -> Iterator[Any]:
+    window = context.partition_time_window
+    variables = {**dbt_window_vars(window.start, window.end), **warehouse.dbt_vars()}
+    yield from _stream(dbt.cli(dbt_build_args(variables), context=context))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="tag:history",
+    name="history_dbt_models",
+    dagster_dbt_translator=HistoryTranslator(settings=TRANSLATOR_SETTINGS),
+    pool=WAREHOUSE_POOL,
+    retry_policy=RETRY,
+)
+def history_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+) -> Iterator[Any]:
+    yield from _stream(dbt.cli(dbt_build_args(warehouse.dbt_vars()), context=context))

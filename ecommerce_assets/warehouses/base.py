@@ -1,0 +1,72 @@
+"""What every warehouse kind shares: the raw.events layout and the interface assets use.
+
+Every kind replaces exactly a run's weeks in one transaction (delete the weeks, load the lake's clean
+files), so a rerun or an overlapping backfill never doubles rows and a failed load leaves the old weeks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from ecommerce_assets.lake import LakeStore
+
+if TYPE_CHECKING:
+    import duckdb
+
+# raw.events as Spark's clean step writes it, plus loaded_at; `{ts}` is the dialect's naive timestamp.
+RAW_EVENTS_COLUMNS = """
+    event_id varchar not null,
+    event_time {ts} not null,
+    event_date date not null,
+    event_hour integer not null,
+    event_week date not null,
+    event_type varchar not null,
+    product_id bigint not null,
+    category_id bigint not null,
+    category_code varchar not null,
+    category_code_imputed boolean not null,
+    category_code_source varchar not null,
+    category_l1 varchar,
+    category_l2 varchar,
+    category_l3 varchar,
+    brand varchar not null,
+    brand_imputed boolean not null,
+    brand_source varchar not null,
+    price decimal(12, 2) not null,
+    user_id bigint not null,
+    user_session varchar,
+    loaded_at {ts}{loaded_at_null}
+"""
+WEEK_COUNTS = "select event_week, count(*) from raw.events where event_week >= {p} and event_week < {p} group by 1"
+
+
+@dataclass(frozen=True)
+class WeeksLoaded:
+    deleted: int
+    by_week: dict[dt.date, int]
+    table_rows: int
+
+    @property
+    def loaded(self) -> int:
+        return sum(self.by_week.values())
+
+
+class Warehouse(dg.ConfigurableResource):
+    """What assets need from a warehouse; one subclass per kind."""
+
+    def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
+        """Make raw.events hold exactly the lake's clean rows for ``weeks`` (consecutive), atomically."""
+        raise NotImplementedError
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """dbt ``--vars`` that profiles.yml reads for this kind (none where the environment suffices)."""
+        return {}
+
+    def dashboard_connection(self, tables: list[str]) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection where ``tables`` (schema.name) can be queried."""
+        raise NotImplementedError
