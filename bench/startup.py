@@ -215,7 +215,7 @@ def weekly_run(scratch: Path, week: dt.date, scale: float, seed: int) -> list[st
     # STEP_SUCCESS; for the first step RUN_START), and is split at the markers the executor logs.
     markers = ((DagsterEventType.STEP_WORKER_STARTING, "to launch"), (DagsterEventType.STEP_WORKER_STARTED, "worker up"),
                (DagsterEventType.RESOURCE_INIT_STARTED, "location"), (DagsterEventType.STEP_START, "resources"))
-    header = (f"{'step':28} {'after':>16} {'start gap':>9} {'duration':>9}   "
+    header = (f"{'step':28} {'after':>18} {'start gap':>9} {'duration':>9}   "
               + " ".join(f"{label:>9}" for _, label in markers))
     lines += ["", header, "-" * len(header)]
     gaps = durations = 0.0
@@ -235,8 +235,8 @@ def weekly_run(scratch: Path, week: dt.date, scale: float, seed: int) -> list[st
                 previous = mark
         gaps += start - origin
         durations += duration
-        lines.append(f"{step[:28]:28} {after[:16]:>16} {start - origin:9.2f} {duration:9.2f}   " + " ".join(parts))
-    lines.append(f"{'all steps':28} {'':>16} {gaps:9.2f} {durations:9.2f}")
+        lines.append(f"{step[:28]:28} {after[:18]:>18} {start - origin:9.2f} {duration:9.2f}   " + " ".join(parts))
+    lines.append(f"{'all steps':28} {'':>18} {gaps:9.2f} {durations:9.2f}")
     lines.append("split of the start gap: to launch = previous end -> STEP_WORKER_STARTING, worker up -> "
                  "STEP_WORKER_STARTED, location -> RESOURCE_INIT_STARTED (code location loaded), resources -> STEP_START")
     return lines
@@ -319,7 +319,7 @@ def main(argv: list[str]) -> int:
     dirty = uncommitted(ROOT)
     versions = subprocess.run([str(PYTHON), "-c", "import sys, dagster; print(sys.version.split()[0], dagster.__version__)"],
                               capture_output=True, text=True, env=clean_env()).stdout.split()
-    intro = [f"checkout {ROOT}: {head[:100]}" + (f" (+{len(dirty)} uncommitted files)" if dirty else ""),
+    intro = [f"checkout {ROOT}: {head[:100]}" + (f" (+{len(dirty)} uncommitted files{': ' + ', '.join(dirty) if len(dirty) <= 3 else ''})" if dirty else ""),
              f"python {versions[0] if versions else '?'}, dagster {versions[1] if len(versions) > 1 else '?'}, "
              f"{os.cpu_count()} cores, {dt.datetime.now():%Y-%m-%d %H:%M:%S}",
              f"load average at start (1, 5, 15 min): {load()}"]
@@ -330,8 +330,9 @@ def main(argv: list[str]) -> int:
         print(f"== import ({args.repeat} of each, alternating)", flush=True)
         sections.append(import_times(args.repeat))
         print(f"== weekly run (load {load()})", flush=True)
+        began = time.perf_counter()
         sections.append(weekly_run(scratch / "run", week, args.scale, args.seed))
-        print("\n".join(sections[-1]), flush=True)
+        print(f"  finished in {time.perf_counter() - began:.0f} s", flush=True)
         if args.command_a:
             print(f"== command A (load {load()})", flush=True)
             sections.append(command_a(scratch))

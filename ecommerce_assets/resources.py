@@ -7,7 +7,6 @@ every run and every step process loads the code location, and those imports cost
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
-from ecommerce_assets.dbt_project import dbt_project
+from ecommerce_assets.dbt_project import dbt_executable, dbt_project
 from ecommerce_assets.lake import Lake, LakeStore, S3Lake
 from ecommerce_assets.settings import Settings, split_s3_url
 from ecommerce_assets.spark.config import spark_config
@@ -78,12 +77,6 @@ class ReportsResource(dg.ConfigurableResource):
         return target
 
 
-def _dbt_executable() -> str:
-    """The dbt installed beside this interpreter, so a venv works without being activated."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
-
-
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "lake": LakeResource(
@@ -96,5 +89,5 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "warehouse": build_warehouse(settings),
         "reports": ReportsResource(folder=str(settings.reports_dir)),
         "pyspark": SparkResource(spark_config=spark_config(settings)),
-        "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target, dbt_executable=_dbt_executable()),
+        "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target, dbt_executable=dbt_executable()),
     }

@@ -3,6 +3,7 @@ installed Dagster still marks beta; nothing else is silenced, so a new warning s
 
 - ``backfill_policy``: single-run backfills (a range of weeks in one run, one Spark session);
 - ``allow_nonexistent_upstream_partitions``: the first week starts in September, before the first month;
+- ``include_sources``: Dagster's own selection syntax (``tag:weekly`` on the command line) calls it;
 - code references (``with_source_code_references`` and its metadata classes): "open in editor" links.
 """
 
@@ -13,6 +14,7 @@ from dagster import BetaWarning
 BETA_FEATURES_USED = (
     "backfill_policy",
     "allow_nonexistent_upstream_partitions",
+    "include_sources",
     "with_source_code_references",
     "CodeReferencesMetadataValue",
     "LocalFileCodeReference",

@@ -1,4 +1,4 @@
-"""The commands a user types: `ecommerce generate` and `dagster asset materialize`, as subprocesses."""
+"""The commands a user types: `ecommerce generate`, `dagster asset materialize` and `dg launch`, as subprocesses."""
 
 import os
 import re
@@ -40,7 +40,12 @@ def test_materialize_one_partition_then_a_range(tmp_path):
     materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "ecommerce_assets.definitions", "--select", "tag:weekly"]
 
     _run(materialize + ["--partition", "2019-10-07"], env)
-    _run(materialize + ["--partition-range", "2019-10-14...2019-10-21"], env)
+    # dg launch, from a shell whose PATH lacks the venv (not activated): the project's dbt is found, and
+    # nothing prints a warning.
+    launched = _run([str(BIN / "dg"), "launch", "--assets", "tag:weekly", "--partition-range", "2019-10-14...2019-10-21"],
+                    {**env, "PATH": "/usr/bin:/bin"})
+    assert "RUN_SUCCESS" in launched.stdout + launched.stderr
+    assert [line for line in (launched.stdout + launched.stderr).splitlines() if "Warning" in line] == []
 
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
         loaded = dict(con.execute("select event_week::varchar, count(*) from core.fct_events group by 1").fetchall())

@@ -17,7 +17,7 @@ from ecommerce_assets_tests.browser import render
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 
 WEEKS = ("2019-10-14", "2019-10-21", "2019-10-28")
-DBT_WEEKLY = dg.AssetSelection.groups("dbt_weekly")
+DBT_WEEKLY = dg.AssetSelection.groups("staging", "facts")
 MARTS = (
     "marts.mart_daily_kpis", "marts.mart_active_users", "marts.mart_funnel", "marts.mart_cart_abandonment",
     "marts.mart_rfm", "marts.mart_retention_weekly", "marts.mart_retention_monthly",

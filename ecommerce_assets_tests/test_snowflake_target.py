@@ -61,6 +61,14 @@ def emulator(tmp_path):
         yield port
 
 
+def emulator_env(port: int) -> dict[str, str]:
+    """The production Snowflake settings pointed at the emulator: any account, user and password, over http."""
+    return {
+        "SNOWFLAKE_ACCOUNT": "fakesnow", "SNOWFLAKE_USER": "fake", "SNOWFLAKE_PASSWORD": "fake",
+        "SNOWFLAKE_HOST": "127.0.0.1", "SNOWFLAKE_PORT": str(port), "SNOWFLAKE_PROTOCOL": "http",
+    }
+
+
 def test_dbt_build_on_the_snowflake_target(emulator, tmp_path):
     connection = snowflake.connector.connect(
         user="fake", password="fake", account="fakesnow", host="127.0.0.1", port=emulator, protocol="http"
@@ -76,12 +84,12 @@ def test_dbt_build_on_the_snowflake_target(emulator, tmp_path):
     )
     env = {
         **os.environ,
-        "SNOWFLAKE_EMULATOR_PORT": str(emulator),
+        **emulator_env(emulator),
         "DBT_TARGET_PATH": str(tmp_path / "target"),
         "DBT_LOG_PATH": str(tmp_path / "logs"),
     }
     done = subprocess.run(
-        [str(BIN / "dbt"), "build", "--target", "snowflake_emulator", "--exclude", "resource_type:unit_test",
+        [str(BIN / "dbt"), "build", "--target", "snowflake", "--exclude", "resource_type:unit_test",
          "--project-dir", "ecommerce_dbt", "--profiles-dir", "ecommerce_dbt"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )
@@ -104,13 +112,16 @@ def _emulator_connection(port: int):
     )
 
 
-def test_weekly_load_dbt_and_dashboard_on_snowflake(spark, emulator, tmp_path):
+def test_weekly_load_dbt_and_dashboard_on_snowflake(spark, emulator, tmp_path, monkeypatch):
+    # dbt's profile reads the same variables the settings do; fakesnow runs models and data tests, not
+    # dbt unit tests (those run on DuckDB), so this test excludes them the way a user would.
+    for name, value in {**emulator_env(emulator), "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}.items():
+        monkeypatch.setenv(name, value)
     settings = load_settings(env={
         "ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]",
-        "ECOMMERCE_WAREHOUSE": "snowflake", "ECOMMERCE_SNOWFLAKE_STAGE": "raw.lake_stage",
-        "SNOWFLAKE_EMULATOR_HOST": "127.0.0.1", "SNOWFLAKE_EMULATOR_PORT": str(emulator),
+        "ECOMMERCE_WAREHOUSE": "snowflake", "ECOMMERCE_SNOWFLAKE_STAGE": "raw.lake_stage", **emulator_env(emulator),
     })
-    assert settings.dbt_target == "snowflake_emulator"
+    assert settings.dbt_target == "snowflake" and settings.snowflake.host == "127.0.0.1"
     generate(settings.lake / "landing", 0.0002, parse_months("2019-10"), seed=5)
     # What a deployment does once: the database and an external stage whose URL is the lake root. In
     # production that URL is s3://bucket/prefix with a storage integration; the emulator reads file://.

@@ -16,15 +16,15 @@ started=$SECONDS
 echo "== generate (scale $SCALE)"
 ecommerce generate --scale "$SCALE" --months 2019-10..2020-04 --seed 7
 echo "== landing: validate the monthly files"
-dagster asset materialize -m ecommerce_assets.definitions --select landing_files \
+dg launch --assets landing_files \
   --partition-range 2019-10-01...2020-04-01 > "$DAGSTER_HOME/demo-landing.log" 2>&1 \
   || { tail -40 "$DAGSTER_HOME/demo-landing.log"; exit 1; }
 echo "== weekly backfill $FIRST_WEEK...$LAST_WEEK in one run (raw -> Spark clean -> DuckDB -> dbt facts)"
-dagster asset materialize -m ecommerce_assets.definitions --select 'tag:weekly' \
+dg launch --assets 'tag:weekly' \
   --partition-range "$FIRST_WEEK...$LAST_WEEK" > "$DAGSTER_HOME/demo-weekly.log" 2>&1 \
   || { tail -60 "$DAGSTER_HOME/demo-weekly.log"; exit 1; }
 echo "== dimensions, marts (dbt) and the dashboard over all weeks"
-dagster asset materialize -m ecommerce_assets.definitions --select 'tag:history,dashboard' \
+dg launch --assets 'tag:history,dashboard' \
   > "$DAGSTER_HOME/demo-marts.log" 2>&1 || { tail -60 "$DAGSTER_HOME/demo-marts.log"; exit 1; }
 cat "$DAGSTER_HOME/demo-weekly.log" "$DAGSTER_HOME/demo-marts.log" | grep -E 'STEP_SUCCESS' \
   | sed -E 's/.* - ([a-z_]+) - STEP_SUCCESS - /  \1: /'

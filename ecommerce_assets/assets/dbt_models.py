@@ -59,9 +59,13 @@ def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
     return ["build", "--vars", json.dumps(dict(variables), sort_keys=True)] if variables else ["build"]
 
 
-def _stream(invocation) -> Iterator[Any]:
-    """dbt's events, each model's materialization with its row count and column schema."""
-    yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+def _stream(invocation, warehouse: Warehouse) -> Iterator[Any]:
+    """dbt's events; each model's materialization with its row count and column schema where the
+    warehouse can be queried while dbt writes it (DuckDB's file lock admits one process)."""
+    events = invocation.stream()
+    if warehouse.concurrent_reads:
+        events = events.fetch_row_counts().fetch_column_metadata()
+    yield from events
 
 
 @dbt_assets(
@@ -80,7 +84,7 @@ def weekly_dbt_models(
 ) -> Iterator[Any]:
     window = context.partition_time_window
     variables = {**dbt_window_vars(window.start, window.end), **warehouse.dbt_vars()}
-    yield from _stream(dbt.cli(dbt_build_args(variables), context=context))
+    yield from _stream(dbt.cli(dbt_build_args(variables), context=context), warehouse)
 
 
 @dbt_assets(
@@ -95,4 +99,4 @@ def weekly_dbt_models(
 def history_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
-    yield from _stream(dbt.cli(dbt_build_args(warehouse.dbt_vars()), context=context))
+    yield from _stream(dbt.cli(dbt_build_args(warehouse.dbt_vars()), context=context), warehouse)

@@ -59,6 +59,11 @@ class WeeksLoaded:
 class Warehouse(dg.ConfigurableResource):
     """What assets need from a warehouse; one subclass per kind."""
 
+    @property
+    def concurrent_reads(self) -> bool:
+        """Whether another process may query the warehouse while dbt writes it."""
+        return True
+
     def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
         """Make raw.events hold exactly the lake's clean rows for ``weeks`` (consecutive), atomically."""
         raise NotImplementedError

@@ -21,6 +21,10 @@ class DuckDBWarehouse(Warehouse):
     path: str
     memory_limit: str  # from settings; DuckDB's own default is 80% of the machine, and it spills beyond the limit
 
+    @property
+    def concurrent_reads(self) -> bool:
+        return False  # one process holds the file's write lock
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
