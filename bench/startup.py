@@ -252,7 +252,7 @@ def uncommitted(checkout: Path) -> list[str]:
 
 def command_a(scratch: Path) -> list[str]:
     clone = scratch / "command-a"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "-c", "advice.detachedHead=false", "clone", "-q", str(ROOT), str(clone)], check=True)
     changed = uncommitted(ROOT)
     for name in changed:  # the clone as the checkout is on disk, not as it was committed
         source, target = ROOT / name, clone / name
@@ -290,7 +290,7 @@ def command_a(scratch: Path) -> list[str]:
         return [f"command A FAILED (exit {code}); last lines of {log}:", *log.read_text().splitlines()[-30:]]
     setup = next((at for at, text in marks if text.startswith("setup:")), float("nan"))
     header = f"{'command A (fresh clone)':44} {'seconds':>9}"
-    lines = [header, "-" * len(header), f"{'setup (scripts/setup.sh: venv, install, dbt parse)':44} {setup:9.1f}",
+    lines = [header, "-" * len(header), f"{'setup (setup.sh: venv, install, dbt parse)':44} {setup:9.1f}",
              f"{'pipeline (demo.sh: done in Ns after setup)':44} {pipeline if pipeline is not None else float('nan'):9.0f}"]
     for (at, text), (following, _) in zip(marks, marks[1:]):
         if text.startswith("== "):

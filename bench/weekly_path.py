@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
     import dagster as dg
     import duckdb
 
-    from ecommerce_assets.assets import LAYERS, dashboard
+    from ecommerce_assets.assets import LAYERS, dashboard, dbt_models
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
     from ecommerce_assets.spark.config import spark_config
@@ -143,11 +143,11 @@ def main(argv: list[str]) -> int:
          lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "clean") + folder_bytes(lake / "quarantine")),
         ("warehouse load", lambda: run(dg.AssetSelection.assets("warehouse_events")),
          lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
-        ("dbt incremental", lambda: run(dg.AssetSelection.assets(*dbt.weekly_dbt_models.keys)),
+        ("dbt incremental", lambda: run(dg.AssetSelection.assets(*dbt_models.weekly_dbt_models.keys)),
          lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
     ]
     if not args.skip_marts:
-        stages.append(("marts (dbt history)", lambda: run(dg.AssetSelection.assets(*dbt.history_dbt_models.keys), partitioned=False),
+        stages.append(("marts (dbt history)", lambda: run(dg.AssetSelection.assets(*dbt_models.history_dbt_models.keys), partitioned=False),
                        lambda: warehouse_rows("raw.events"), lambda: settings.duckdb_path.stat().st_size))
 
     header = f"{'stage':24} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9} {'output bytes':>15}"

@@ -7,8 +7,8 @@ import datetime as dt
 
 import dagster as dg
 
-from ecommerce_assets.lake import LakeStore
 from ecommerce_assets.kaggle import EVENT_TYPES
+from ecommerce_assets.lake import LakeStore
 
 CLEAN = dg.AssetKey("clean_events")
 WAREHOUSE = dg.AssetKey("warehouse_events")

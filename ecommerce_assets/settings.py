@@ -41,6 +41,12 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return match["bucket"], (match["prefix"] or "").strip("/")
 
 
+def s3a_url(url: str) -> str:
+    """The same object or prefix as Hadoop's s3a connector names it."""
+    bucket, key = split_s3_url(url)
+    return f"s3a://{bucket}/{key}".rstrip("/")
+
+
 def add_month(month: dt.date) -> dt.date:
     return dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
 

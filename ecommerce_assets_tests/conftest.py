@@ -29,8 +29,8 @@ def spark():
     """The suite's Spark session; in-process materializations reuse it through getOrCreate."""
     from pyspark.sql import SparkSession
 
-    from ecommerce_assets.spark.config import spark_config
     from ecommerce_assets.settings import load_settings
+    from ecommerce_assets.spark.config import spark_config
 
     settings = load_settings(env={"SPARK_MASTER": "local[2]", "ECOMMERCE_SPARK_DRIVER_MEMORY": "2g",
                                   "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "4"})

@@ -12,10 +12,29 @@ from dotenv import dotenv_values
 
 from ecommerce_assets.settings import load_settings
 from ecommerce_assets_tests.compose_support import (
-    CODE_DOCKERFILE, COMPOSE_FILE, DAGSTER_SERVICES, ENV_EXAMPLE, INSTANCE_YAML, MINIO_INIT, ROOT, SERVICES,
-    SPARK_DOCKERFILE, WORKSPACE, ComposeError, command_problems, compose_config, copy_problems, dbt_project_problems,
-    dependency_problems, environment_problems, instance_problems, port_problems, read_image,
-    secret_problems, service_problems, version_problems,
+    CODE_DOCKERFILE,
+    COMPOSE_FILE,
+    DAGSTER_SERVICES,
+    ENV_EXAMPLE,
+    INSTANCE_YAML,
+    MINIO_INIT,
+    ROOT,
+    SERVICES,
+    SPARK_DOCKERFILE,
+    WORKSPACE,
+    ComposeError,
+    command_problems,
+    compose_config,
+    copy_problems,
+    dbt_project_problems,
+    dependency_problems,
+    environment_problems,
+    instance_problems,
+    port_problems,
+    read_image,
+    secret_problems,
+    service_problems,
+    version_problems,
 )
 
 pytestmark = pytest.mark.unit

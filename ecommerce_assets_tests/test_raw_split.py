@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.lake import LandingFile, Lake, MissingLandingFile
+from ecommerce_assets.lake import Lake, LandingFile, MissingLandingFile
 from ecommerce_assets.raw_split import LandingFormatError, split_month
 
 pytestmark = pytest.mark.unit

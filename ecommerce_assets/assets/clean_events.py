@@ -16,21 +16,13 @@ from ecommerce_assets.spark.config import s3a_lake_url
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            "clean_events",
-            deps=["raw_events"],
-            group_name="lake",
-            kinds={"spark", "parquet"},
-            tags={"weekly": ""},
-            description="clean/events/week=.../*.parquet: typed, de-duplicated, imputed events.",
-        ),
-        dg.AssetSpec(
-            "rejected_events",
-            deps=["raw_events"],
-            group_name="lake",
-            kinds={"spark", "parquet"},
-            tags={"weekly": ""},
-            description="quarantine/events/week=.../*.parquet: rejected lines with reject_reason and source file.",
-        ),
+            name, deps=["raw_events"], group_name="lake", kinds={"spark", "parquet"}, tags={"weekly": ""},
+            description=description,
+        )
+        for name, description in (
+            ("clean_events", "clean/events/week=.../*.parquet: typed, de-duplicated, imputed events."),
+            ("rejected_events", "quarantine/events/week=.../*.parquet: rejected lines with reject_reason and source file."),
+        )
     ],
     check_specs=clean_check_specs,
     partitions_def=weekly_partitions_def,

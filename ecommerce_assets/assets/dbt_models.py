@@ -68,16 +68,17 @@ def _stream(invocation, warehouse: Warehouse) -> Iterator[Any]:
     yield from events
 
 
+# What both definitions share: the project, one writer at a time, retries of a passing fault.
+COMMON = {"manifest": dbt_project.manifest_path, "project": dbt_project, "pool": WAREHOUSE_POOL, "retry_policy": RETRY}
+
+
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
     select="tag:weekly",
     partitions_def=weekly_partitions_def,
     backfill_policy=dg.BackfillPolicy.single_run(),
     name="weekly_dbt_models",
     dagster_dbt_translator=WeeklyTranslator(settings=TRANSLATOR_SETTINGS),
-    pool=WAREHOUSE_POOL,
-    retry_policy=RETRY,
+    **COMMON,
 )
 def weekly_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
@@ -88,13 +89,10 @@ def weekly_dbt_models(
 
 
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
     select="tag:history",
     name="history_dbt_models",
     dagster_dbt_translator=HistoryTranslator(settings=TRANSLATOR_SETTINGS),
-    pool=WAREHOUSE_POOL,
-    retry_policy=RETRY,
+    **COMMON,
 )
 def history_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.settings import Settings, s3a_url
 
 
 def spark_config(settings: Settings) -> dict[str, Any]:
@@ -64,4 +64,4 @@ def s3a_config(settings: Settings) -> dict[str, str]:
 
 def s3a_lake_url(lake_url: str, key: str) -> str:
     """The ``s3a://`` URL of a lake key (relative to the ``s3://`` lake root)."""
-    return f"{lake_url.replace('s3://', 's3a://', 1).rstrip('/')}/{key}"
+    return f"{s3a_url(lake_url)}/{key}"

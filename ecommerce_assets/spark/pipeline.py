@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from ecommerce_assets.lake import LakeStore, S3Lake
+from ecommerce_assets.settings import s3a_url
 from ecommerce_assets.spark.rules import (
     classify,
     drop_exact_duplicates,
@@ -111,7 +112,7 @@ def _clean_in_place(
     spark: SparkSession, lake: S3Lake, weeks: list[dt.date], counts: dict[dt.date, WeekCounts], s3a: Callable[[str], str]
 ) -> None:
     """Cluster image with s3a: read the weeks' current objects, write to a staging prefix, publish by copy."""
-    paths = [lake_url.replace("s3://", "s3a://", 1) for w in weeks for lake_url in lake.files(lake.raw_week(w), ".csv.gz")]
+    paths = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), ".csv.gz")]
     staging = f"_staging/clean-{uuid.uuid4().hex[:12]}"
     try:
         if paths:
