@@ -41,4 +41,5 @@ run_retention_schedule = dg.ScheduleDefinition(
     cron_schedule="30 3 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily 03:30 UTC: delete finished runs older than ECOMMERCE_RUN_RETENTION_DAYS (instance retention covers ticks only).",
 )

@@ -69,6 +69,21 @@ def test_two_weeks_across_the_month_boundary(spark, settings, generated):
             "fact_distinct": distinct,
         }
     assert duplicate_count(expected[W1] + expected[W2]) > 0
+    # One run, yet each week's materialization carries that week's own figures (what the UI plots).
+    figures = {
+        (event.asset_key.to_user_string(), event.partition): event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+    for week in (W1, W2):
+        counts, key = _layer_counts(settings, week), week.isoformat()
+        assert figures[("raw_events", key)]["rows"].value == counts["raw"]
+        clean = figures[("clean_events", key)]
+        assert (clean["raw_rows"].value, clean["clean_rows"].value, clean["duplicates"].value) == (
+            counts["raw"], counts["clean"], counts["duplicates"])
+        assert figures[("rejected_events", key)]["rejected_rows"].value == counts["rejected"]
+        assert figures[("warehouse_events", key)]["rows_loaded"].value == counts["warehouse"]
+        assert figures[("core/fct_events", key)]["dagster/row_count"].value == counts["fact"]
+    assert figures[("raw_events", W1.isoformat())]["rows"].value != figures[("raw_events", W2.isoformat())]["rows"].value
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         assert con.execute("select min(event_time), max(event_time) from raw.events").fetchone() == (
             min(dt.datetime.fromisoformat(l[:19]) for l in expected[W1]),

@@ -1,7 +1,6 @@
 """Spark-cleaned events and their quarantine, one Spark pass over the run's weeks."""
 
 import time
-from collections import Counter
 from functools import partial
 
 import dagster as dg
@@ -20,8 +19,8 @@ from ecommerce_assets.spark.config import s3a_lake_url
             description=description,
         )
         for name, description in (
-            ("clean_events", "clean/events/week=.../*.parquet: typed, de-duplicated, imputed events."),
-            ("rejected_events", "quarantine/events/week=.../*.parquet: rejected lines with reject_reason and source file."),
+            ("clean_events", "`lake/clean/events/week=.../*.parquet`: typed, de-duplicated, imputed events."),
+            ("rejected_events", "`lake/quarantine/events/week=.../*.parquet`: rejected lines with reject_reason and source file."),
         )
     ],
     check_specs=clean_check_specs,
@@ -29,8 +28,6 @@ from ecommerce_assets.spark.config import s3a_lake_url
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake: LakeResource):
-    import duckdb
-
     from ecommerce_assets.spark.pipeline import clean_weeks  # pyspark: loaded by the step that runs it
 
     store = lake.lake
@@ -46,41 +43,48 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
         raise dg.Failure(description=str(error)) from None
     spark_seconds = time.perf_counter() - started - session_seconds
     raw_rows = sum(c.raw_rows for c in counts.values())
-    by_reason: Counter[str] = Counter()
-    for week_counts in counts.values():
-        by_reason.update(week_counts.rejected_by_reason)
+    # Each week's own figures on its own materialization: the UI plots them per partition.
+    for week, week_counts in counts.items():
+        key = week.isoformat()
+        context.add_asset_metadata(
+            {"raw_rows": week_counts.raw_rows, "clean_rows": week_counts.clean_rows,
+             "duplicates": week_counts.duplicates, "rejected_rows": week_counts.rejected_rows,
+             "bytes": store.partition_bytes(store.clean_week(week))},
+            asset_key="clean_events", partition_key=key,
+        )
+        context.add_asset_metadata(
+            {"rejected_rows": week_counts.rejected_rows,
+             "rejected_by_reason": dg.MetadataValue.json(dict(sorted(week_counts.rejected_by_reason.items()))),
+             "bytes": store.partition_bytes(store.rejected_week(week))},
+            asset_key="rejected_events", partition_key=key,
+        )
     keys = [store.clean_week(w) for w in weeks] + [store.rejected_week(w) for w in weeks]
     with store.local_files(keys, ".parquet") as files:
         first = [path for key in keys[: len(weeks)] for path in files[key]][:1]
-        sample = duckdb.execute("select * from read_parquet($f) limit 5", {"f": first}) if first else None
-        preview_rows = sample.fetchall() if sample is not None else None
+        sample = _sample(first)
         check_results = clean_check_results(store, weeks, files)
     yield dg.MaterializeResult(
         asset_key="clean_events",
         metadata={
-            "raw_rows": raw_rows,
-            "clean_rows": sum(c.clean_rows for c in counts.values()),
-            "duplicates": sum(c.duplicates for c in counts.values()),
-            "rejected_rows": sum(c.rejected_rows for c in counts.values()),
-            "weeks": dg.MetadataValue.json({w.isoformat(): c.as_manifest() for w, c in counts.items()}),
-            "bytes": sum(store.partition_bytes(store.clean_week(w)) for w in weeks),
             "lake": store.url,
+            # The run's Spark figures (one query covers a batch of weeks, so they are not per week).
             "spark_session_seconds": round(session_seconds, 2),
             "spark_seconds": round(spark_seconds, 2),
             "rows_per_second": round(raw_rows / spark_seconds) if spark_seconds > 0 else 0,
-            "preview": (
-                preview(preview_rows, [column[0] for column in sample.description])
-                if sample is not None
-                else dg.MetadataValue.text("no rows")
-            ),
+            "preview": sample,
         },
     )
-    yield dg.MaterializeResult(
-        asset_key="rejected_events",
-        metadata={
-            "rejected_rows": sum(by_reason.values()),
-            "rejected_by_reason": dg.MetadataValue.json(dict(sorted(by_reason.items()))),
-            "bytes": sum(store.partition_bytes(store.rejected_week(w)) for w in weeks),
-        },
-    )
+    yield dg.MaterializeResult(asset_key="rejected_events", metadata={"lake": store.url})
     yield from check_results
+
+
+def _sample(files: list[str]) -> dg.MetadataValue:
+    """The first rows of the first clean file, every column under its own name."""
+    if not files:
+        return dg.MetadataValue.text("no rows")
+    import duckdb
+
+    with duckdb.connect() as connection:
+        result = connection.execute("select * exclude (week) from read_parquet($f, hive_partitioning = true) limit 5", {"f": files})
+        columns = [column[0] for column in result.description]
+        return preview(result.fetchall(), columns)

@@ -20,7 +20,7 @@ TABLES = [
     kinds={"html", "plotly"},
     pool=WAREHOUSE_POOL,
     automation_condition=dg.AutomationCondition.eager(),
-    description="<reports>/dashboard.html: KPI cards and 13 charts from the marts; opens offline (no CDN).",
+    description="`$ECOMMERCE_REPORTS_DIR/dashboard.html`: KPI cards and 13 charts from the marts; opens offline (no CDN).",
 )
 def dashboard(warehouse: Warehouse, reports: ReportsResource) -> dg.MaterializeResult:
     from ecommerce_assets.dashboard_page import render_dashboard  # plotly: loaded by this step only
@@ -31,7 +31,6 @@ def dashboard(warehouse: Warehouse, reports: ReportsResource) -> dg.MaterializeR
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),
-            "open": dg.MetadataValue.url(path.as_uri()),
             "charts": charts,
             "bytes": path.stat().st_size,
         }

@@ -15,7 +15,7 @@ from ecommerce_assets.resources import LakeResource
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="landing",
     kinds={"csv"},
-    description="Kaggle monthly dumps (YYYY-Mon.csv or .csv.gz) found in <lake>/landing; validated, not copied.",
+    description="Kaggle monthly dumps (YYYY-Mon.csv or .csv.gz) found in `lake/landing/`; validated, not copied.",
 )
 def landing_files(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     months = [dt.date.fromisoformat(key) for key in context.partition_keys]

@@ -64,6 +64,10 @@ class Warehouse(dg.ConfigurableResource):
         """Whether another process may query the warehouse while dbt writes it."""
         return True
 
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (metadata figures)."""
+        raise NotImplementedError
+
     def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
         """Make raw.events hold exactly the lake's clean rows for ``weeks`` (consecutive), atomically."""
         raise NotImplementedError

@@ -64,6 +64,10 @@ class DuckDBWarehouse(Warehouse):
             total = connection.execute("select count(*) from raw.events").fetchone()[0]
         return WeeksLoaded(deleted, by_week, total)
 
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.connect(read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
     def dbt_vars(self) -> dict[str, Any]:
         # The absolute path, since dbt runs from the project folder.
         return {"duckdb_path": str(Path(self.path).resolve()), "duckdb_memory_limit": self.memory_limit}
