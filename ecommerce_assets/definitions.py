@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ecommerce_assets.assets import LAYERS
+from ecommerce_assets.automation import automation_sensor
 from ecommerce_assets.jobs import landing_job, marts_job, weekly_events_job
 from ecommerce_assets.resources import build_resources
 from ecommerce_assets.retention import run_retention_job, run_retention_schedule
@@ -20,7 +21,7 @@ defs = dg.Definitions(
     assets=dg.with_source_code_references(dg.load_assets_from_modules(LAYERS)),
     jobs=[landing_job, weekly_events_job, marts_job, run_retention_job],
     schedules=[weekly_schedule, run_retention_schedule],
-    sensors=[history_replay_sensor],
+    sensors=[history_replay_sensor, automation_sensor],
     resources=build_resources(current()),
     executor=executor,
 )

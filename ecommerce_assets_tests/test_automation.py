@@ -92,3 +92,34 @@ def test_run_retention_deletes_old_finished_runs_only():
         assert [run.run_id for run in instance.get_runs()] == [result.run_id]
         assert not instance.all_logs(kept[0])
     assert run_retention_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+@pytest.mark.unit
+def test_marts_and_dashboard_refresh_after_a_week_lands_and_catch_up():
+    from ecommerce_assets.definitions import defs
+
+    weekly = [dg.AssetKey(["staging", "stg_events"]), *[dg.AssetKey(["core", m]) for m in ("fct_events", "fct_sessions", "fct_daily_user_activity")]]
+    marts = dg.AssetKey(["marts", "mart_daily_kpis"])
+    dashboard = dg.AssetKey("dashboard")
+
+    def land(instance, keys, partition=None):
+        for key in keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0  # nothing upstream yet: no run that would fail
+        land(instance, weekly, "2019-10-07")  # one week of 31
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert second.get_num_requested(marts) == 1 and second.get_num_requested(dg.AssetKey(["core", "dim_users"])) == 1
+        history = [key for key in defs.resolve_asset_graph().get_all_asset_keys() if second.get_num_requested(key)]
+        land(instance, history)
+        third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
+        assert third.get_num_requested(dashboard) == 1 and third.get_num_requested(marts) == 0
+        land(instance, [dashboard])
+        assert dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=third.cursor).total_requested == 0
+
+    with dg.instance_for_test() as instance:  # weeks landed before the sensor ever ran: caught up at once
+        land(instance, weekly, "2019-10-14")
+        caught_up = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert caught_up.get_num_requested(marts) == 1

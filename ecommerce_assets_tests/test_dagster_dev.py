@@ -1,6 +1,7 @@
 """A real `dg dev` (webserver, daemon, code server) on 127.0.0.1, started as the README says from a shell
 whose PATH lacks the venv: the location loads with no warning, a two-week backfill submitted through the
-GraphQL API runs to success; then everything is stopped."""
+GraphQL API runs to success, and the automation sensor then refreshes the marts and the dashboard by
+itself; then everything is stopped."""
 
 import os
 import re
@@ -39,6 +40,9 @@ def test_backfill_of_two_weeks_through_graphql(tmp_path):
         assert [line for line in at_start.splitlines() if "warning" in line.lower()] == [], at_start[-3000:]
         runs = run_backfill(f"http://127.0.0.1:{port}/graphql", WEEKLY_KEYS, ["2019-10-07", "2019-10-14"])
         assert len(runs) == 1 and runs[0]["status"] == "SUCCESS"  # single-run backfill: one run for both weeks
+        # The automation sensor is on by default: marts, then the dashboard, refresh with no further click.
+        page = tmp_path / "data" / "reports" / "dashboard.html"
+        wait_until(page.exists, "the automation sensor to refresh the marts and the dashboard", 600, server, log)
     # The run prints no Python warning either (the JVM's own "WARNING: Using incubator modules" line is Java's).
     printed = log.read_text()
     assert re.findall(r"\w+Warning: .*", printed) == []

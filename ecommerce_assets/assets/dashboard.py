@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ecommerce_assets.assets.common import WAREHOUSE_POOL
+from ecommerce_assets.automation import refresh_after_upstream
 from ecommerce_assets.resources import ReportsResource
 from ecommerce_assets.warehouses import Warehouse
 
@@ -19,7 +20,7 @@ TABLES = [
     group_name="reports",
     kinds={"html", "plotly"},
     pool=WAREHOUSE_POOL,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=refresh_after_upstream(),
     description="`$ECOMMERCE_REPORTS_DIR/dashboard.html`: KPI cards and 13 charts from the marts; opens offline (no CDN).",
 )
 def dashboard(warehouse: Warehouse, reports: ReportsResource) -> dg.MaterializeResult:

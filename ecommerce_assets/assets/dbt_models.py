@@ -18,6 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL
+from ecommerce_assets.automation import refresh_after_upstream
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.warehouses import Warehouse
@@ -45,7 +46,7 @@ class HistoryTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
-        return spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
+        return spec.replace_attributes(automation_condition=refresh_after_upstream())
 
 
 def dbt_window_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
