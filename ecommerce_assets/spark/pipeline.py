@@ -155,7 +155,9 @@ def _write_outputs(
         # The de-duplicated events are written once as plain Parquet and read back: imputation reads
         # them twice (a five-column count for its maps, then the join), which from columnar files is
         # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write.
-        events_out = f"{clean_out.rstrip('/')}/_events-{index}"
+        # Not named "_...": Spark ignores such a path when reading it back (warning "All paths were
+        # ignored"). It is deleted before anything reads clean_out as a whole.
+        events_out = f"{clean_out.rstrip('/')}/deduplicated-{index}"
 
         def persisted(events: DataFrame) -> DataFrame:
             # Unique ids do not dictionary-encode: trying only costs time.
