@@ -9,9 +9,9 @@ from ecommerce_assets_tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 
-# Client libraries of kinds a default run does not use, or only one step uses (each costs seconds to import).
+# Client libraries of kinds a default run does not use, or only some steps use (each costs time to import).
 NOT_AT_LOAD = ("snowflake.connector", "snowflake.snowpark", "dagster_snowflake", "pyspark", "dagster_pyspark",
-               "plotly", "boto3", "dagster_aws")
+               "plotly", "boto3", "dagster_aws", "duckdb")
 PROBE = f"""
 import sys, warnings
 warnings.simplefilter("always")

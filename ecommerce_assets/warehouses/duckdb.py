@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from ecommerce_assets.lake import LakeStore
 from ecommerce_assets.settings import Settings
 from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class DuckDBWarehouse(Warehouse):
@@ -27,6 +28,8 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        import duckdb  # by the steps that use the warehouse, not when the code location loads
+
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": self.memory_limit})
         try:
