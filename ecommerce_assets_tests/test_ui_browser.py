@@ -1,0 +1,151 @@
+"""The Dagster UI driven as a user drives it, in the system Chromium through Playwright, against a real
+`dg dev` on 127.0.0.1 over a tiny October 2019 (five weekly partitions):
+
+- Lineage shows the whole asset graph (screenshot: docs/asset-graph.png);
+- clean_events' Partitions tab starts with five missing weeks;
+- the automation sensor is switched off in the UI first, so that its mart refreshes do not share the
+  machine's two cores with the runs timed here (test_dagster_dev.py covers the sensor);
+- Jobs -> weekly_events_job -> Materialize all… launches one week (2019-10-07) as one run, then a
+  two-week backfill (2019-10-14, 2019-10-21) that runs as ONE run (single-run backfill policy);
+- each week's own figures are on that week's materialization, read back as text on the asset pages and
+  equal to the lake's manifests: clean_events raw_rows/clean_rows/duplicates/rejected_rows,
+  raw_events rows, warehouse_events rows_loaded and core/fct_events dagster/row_count
+  (screenshot: docs/partitions.png).
+
+Screenshots go to the test's tmp folder; with ECOMMERCE_UPDATE_DOCS=1 the two above are copied to docs/.
+The page may throw no uncaught JavaScript error."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from ecommerce_assets_tests.conftest import ROOT
+from ecommerce_assets_tests.services import BIN, free_port, http_ok, process, wait_until
+from ecommerce_assets_tests.ui_support import (
+    launch,
+    materialize_job_partitions,
+    metadata_cell,
+    nav,
+    open_page,
+    open_partition,
+    screenshot,
+    show_whole_graph,
+    stop_sensor,
+    wait_backfill,
+    wait_run,
+)
+
+pytestmark = pytest.mark.stack
+
+WEEKS = ["2019-09-30", "2019-10-07", "2019-10-14", "2019-10-21", "2019-10-28"]
+
+
+def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
+    home, data, shots = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "screenshots"
+    home.mkdir()
+    shots.mkdir()
+    shutil.copy(ROOT / "config" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ECOMMERCE_")},
+        "DAGSTER_HOME": str(home),
+        "ECOMMERCE_DATA_DIR": str(data),
+        "ECOMMERCE_LAST_WEEK": WEEKS[-1],
+        "ECOMMERCE_LAST_MONTH": "2019-10",
+        "SPARK_MASTER": "local[2]",
+        "ECOMMERCE_SPARK_DRIVER_MEMORY": "1g",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "DAGSTER_TELEMETRY_DISABLED": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    subprocess.run([str(BIN / "ecommerce"), "generate", "--scale", "0.0001", "--months", "2019-10"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = f"{base}/graphql"
+    log = tmp_path / "dagster-dev.log"
+    with process([str(BIN / "dg"), "dev", "--no-check-yaml", "-h", "127.0.0.1", "-p", str(port)], log, env, ROOT) as server, \
+            sync_playwright() as playwright:
+        wait_until(lambda: http_ok(f"{base}/server_info"), "dg dev", 240, server, log)
+        browser = launch(playwright)
+        try:
+            page = open_page(browser)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base)
+
+            # Lineage: every group expanded, every asset on one screen.
+            nav(page, "Lineage")
+            show_whole_graph(page)
+            for asset in ("landing_files", "raw_events", "clean_events", "rejected_events", "warehouse_events",
+                          "stg_events", "fct_events", "fct_sessions", "mart_daily_kpis", "dashboard"):
+                expect(page.get_by_text(asset, exact=True)).to_be_visible()
+            lineage = screenshot(page, shots / "01-lineage.png")
+
+            # clean_events before any run: five weekly partitions, all missing.
+            nav(page, "Catalog")
+            page.get_by_role("link", name="clean_events", exact=True).first.click()
+            page.get_by_role("tab", name="Partitions", exact=True).click()
+            expect(page.get_by_text("Missing (5)", exact=True)).to_be_visible()
+            expect(page.get_by_text("Materialized (0)", exact=True)).to_be_visible()
+            screenshot(page, shots / "02-clean-events-partitions-before.png")
+
+            stop_sensor(page, "automation_condition_sensor")
+
+            # One week through the Materialize dialog: one run.
+            run_page = materialize_job_partitions(page, "weekly_events_job", "2019-10-07", 1, "Launch 1 run")
+            run_id = run_page.removeprefix("/runs/")
+            assert wait_run(api, run_id) == "SUCCESS", log.read_text()[-4000:]
+            page.goto(base + run_page)
+            expect(page.get_by_text("partition: 2019-10-07")).to_be_visible()
+            expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+            screenshot(page, shots / "03-run-2019-10-07.png")
+
+            # Two weeks through the same dialog: a backfill, run as one run.
+            backfill_page = materialize_job_partitions(page, "weekly_events_job", "2019-10-14, 2019-10-21", 2,
+                                                       "Launch backfill")
+            backfill_id = backfill_page.removeprefix("/runs/b/")
+            status, runs = wait_backfill(api, backfill_id)
+            assert status == "COMPLETED_SUCCESS" and [r["status"] for r in runs] == ["SUCCESS"], (status, runs)
+            page.goto(base + backfill_page)
+            expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()
+            expect(page.get_by_text("100% completed")).to_be_visible()
+            screenshot(page, shots / "04-backfill.png")
+
+            # Each week's own figures on its own partition, as the page shows them, against the lake.
+            page.set_viewport_size({"width": 1600, "height": 1650})
+            lake = data / "lake"
+            for week in ("2019-10-07", "2019-10-14", "2019-10-21"):
+                clean = json.loads((lake / "clean" / "events" / f"week={week}" / "_manifest.json").read_text())
+                open_partition(page, base, "clean_events", week)
+                expect(page.get_by_text("Materialized (3)", exact=True)).to_be_visible()
+                for label in ("raw_rows", "clean_rows", "duplicates", "rejected_rows"):
+                    expect(metadata_cell(page, label)).to_have_text(str(clean[label]))
+                if week == "2019-10-14":
+                    metadata_cell(page, "clean_rows").scroll_into_view_if_needed()
+                    partitions = screenshot(page, shots / "05-clean-events-2019-10-14.png")
+            page.set_viewport_size({"width": 1600, "height": 1000})
+            weekly = {}
+            for week in ("2019-10-14", "2019-10-21"):
+                raw = json.loads((lake / "raw" / "events" / f"week={week}" / "_manifest.json").read_text())
+                clean = json.loads((lake / "clean" / "events" / f"week={week}" / "_manifest.json").read_text())
+                open_partition(page, base, "raw_events", week)
+                expect(metadata_cell(page, "rows")).to_have_text(str(raw["rows"]))
+                weekly[week] = raw["rows"]
+                if week == "2019-10-14":
+                    screenshot(page, shots / "06-raw-events-2019-10-14.png")
+                    open_partition(page, base, "warehouse_events", week)
+                    expect(metadata_cell(page, "rows_loaded")).to_have_text(str(clean["clean_rows"]))
+                    open_partition(page, base, "core/fct_events", week)
+                    expect(metadata_cell(page, "dagster/row_count")).to_have_text(str(clean["clean_rows"]))
+                    screenshot(page, shots / "07-fct-events-2019-10-14.png")
+            assert min(weekly.values()) > 0, weekly
+            assert errors == [], errors
+        finally:
+            browser.close()
+    if os.environ.get("ECOMMERCE_UPDATE_DOCS") == "1":
+        shutil.copy(lineage, ROOT / "docs" / "asset-graph.png")
+        shutil.copy(partitions, ROOT / "docs" / "partitions.png")
