@@ -87,8 +87,8 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
 
             # clean_events before any run: five weekly partitions, all missing.
             nav(page, "Catalog")
-            page.get_by_role("link", name="clean_events", exact=True).first.click()
-            page.get_by_role("tab", name="Partitions", exact=True).click()
+            page.get_by_role("link", name="clean_events").first.click()
+            page.get_by_role("tab", name="Partitions").click()
             expect(page.get_by_text("Missing (5)", exact=True)).to_be_visible()
             expect(page.get_by_text("Materialized (0)", exact=True)).to_be_visible()
             screenshot(page, shots / "02-clean-events-partitions-before.png")
@@ -125,7 +125,7 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
                 for label in ("raw_rows", "clean_rows", "duplicates", "rejected_rows"):
                     expect(metadata_cell(page, label)).to_have_text(str(clean[label]))
                 if week == "2019-10-14":
-                    metadata_cell(page, "clean_rows").scroll_into_view_if_needed()
+                    page.get_by_role("cell", name="clean_rows", exact=True).scroll_into_view_if_needed()
                     partitions = screenshot(page, shots / "05-clean-events-2019-10-14.png")
             page.set_viewport_size({"width": 1600, "height": 1000})
             weekly = {}

@@ -41,7 +41,7 @@ def screenshot(page: Page, path: Path) -> Path:
 
 def nav(page: Page, name: str) -> None:
     """Click an entry of the left navigation (Overview, Runs, Catalog, Jobs, Automation, Lineage...)."""
-    page.get_by_role("navigation").get_by_role("link", name=name, exact=True).click()
+    page.get_by_role("navigation").get_by_role("link", name=name).click()
 
 
 # -- Lineage: the whole asset graph -----------------------------------------------------------------------
@@ -68,7 +68,7 @@ def show_whole_graph(page: Page) -> None:
 # -- Automation: a sensor's on/off switch --------------------------------------------------------------------
 def stop_sensor(page: Page, name: str) -> None:
     nav(page, "Automation")
-    page.get_by_role("link", name=name, exact=True).click()
+    page.get_by_role("link", name=name).click()
     page.wait_for_url(re.compile(rf"/sensors/{name}$"))
     switch = page.get_by_role("checkbox")
     expect(switch).to_be_checked()
@@ -81,7 +81,7 @@ def materialize_job_partitions(page: Page, job: str, partitions: str, count: int
     """Jobs -> ``job`` -> Materialize all… -> (confirm the upstream warning) -> type the partitions ->
     ``button``; returns the address of the run or backfill that the toast's View link opens."""
     nav(page, "Jobs")
-    page.get_by_role("link", name=job, exact=True).first.click()
+    page.get_by_role("link", name=job).first.click()
     page.get_by_role("button", name="Materialize all").click()
     dialog = page.get_by_role("dialog")
     selection = dialog.get_by_placeholder("ex: ")
@@ -102,9 +102,9 @@ def materialize_job_partitions(page: Page, job: str, partitions: str, count: int
 
 # -- The asset page: a partition's metadata ---------------------------------------------------------------
 def open_partition(page: Page, base: str, asset_path: str, partition: str) -> None:
-    """Catalog -> asset -> Partitions tab -> the partition in the list."""
+    """The asset's page (opened by its address) -> Partitions tab -> the partition, clicked in the list."""
     page.goto(f"{base}/assets/{asset_path}")
-    page.get_by_role("tab", name="Partitions", exact=True).click()
+    page.get_by_role("tab", name="Partitions").click()
     page.get_by_text(partition, exact=True).first.click()
     page.wait_for_url(re.compile(rf"partition={re.escape(partition)}"))
 
