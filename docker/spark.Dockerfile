@@ -46,9 +46,11 @@ ENV JAVA_HOME=/opt/java/openjdk \
     SPARK_WORKER_DIR=/opt/spark/work
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
 
-# The same pyspark (and py4j) as the driver: constraints.txt is the one list of exact versions.
-COPY constraints.txt /tmp/constraints.txt
-RUN pip install -c /tmp/constraints.txt "pyspark==${PYSPARK_VERSION}" && rm /tmp/constraints.txt
+# The same pyspark (and py4j) as the driver: constraints.txt is the one list of exact versions, bound
+# from the build context for this step only (nothing is left in the image).
+WORKDIR /opt/spark
+RUN --mount=type=bind,source=constraints.txt,target=constraints.txt \
+    pip install -c constraints.txt "pyspark==${PYSPARK_VERSION}"
 
 # Into pyspark's own jars folder, where spark-class puts every jar on the classpath (one layer, no copy kept aside).
 RUN --mount=type=bind,from=s3a-jars,source=/jars,target=/mnt/s3a-jars \
