@@ -84,13 +84,12 @@ def clean_check_results(lake: LakeStore, weeks: list[dt.date], files: LocalFiles
     # backfill holds one week's at a time (beside the run's Spark JVM) rather than the whole range's.
     import duckdb
 
-    failing_rows = [0, 0, 0, 0]
-    failing_by_week: dict[str, list[int]] = {}
+    failing_by_week: dict[str, tuple[int, ...]] = {}
     for week in weeks:
         week_files = _of(files, [lake.clean_week(week)])
         if not week_files:
             continue
-        week_failing = duckdb.execute(
+        failing_by_week[week.isoformat()] = duckdb.execute(
             f"""
             with events as (select * from read_parquet($files, hive_partitioning = true, hive_types = {{'week': date}}))
             select
@@ -103,12 +102,9 @@ def clean_check_results(lake: LakeStore, weeks: list[dt.date], files: LocalFiles
             """,
             {"files": week_files},
         ).fetchone()
-        failing_rows = [total + n for total, n in zip(failing_rows, week_failing)]
-        failing_by_week[week.isoformat()] = list(week_failing)
-    for index, (name, failing) in enumerate(
-        zip(("no_null_keys", "event_id_unique", "accepted_event_types", "events_inside_week"), failing_rows)
-    ):
+    for index, name in enumerate(("no_null_keys", "event_id_unique", "accepted_event_types", "events_inside_week")):
         by_week = {week: counts[index] for week, counts in failing_by_week.items()}
+        failing = sum(by_week.values())
         results.append(
             dg.AssetCheckResult(
                 check_name=name, asset_key=CLEAN, passed=failing == 0,

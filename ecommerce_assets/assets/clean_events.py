@@ -43,7 +43,7 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
         raise dg.Failure(description=str(error)) from None
     spark_seconds = time.perf_counter() - started - session_seconds
     raw_rows = sum(c.raw_rows for c in counts.values())
-    # Each week's own figures on its own materialization: the UI plots them per partition.
+    # Each week's own figures on its own materialization, not the run's totals.
     for week, week_counts in counts.items():
         key = week.isoformat()
         context.add_asset_metadata(

@@ -60,9 +60,10 @@ def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
 
 
 def _stream(context: dg.AssetExecutionContext, invocation, warehouse: Warehouse) -> Iterator[Any]:
-    """dbt's events, each model's materialization with its row count (and, per week, the week's) and
-    column schema. DuckDB's file lock admits one process, so there the events wait until dbt has exited
-    and the counts are read then."""
+    """dbt's events, each model's materialization with its row count (a weekly model's partition: the
+    week's rows). Where the warehouse admits a concurrent reader, dagster-dbt fetches counts and column
+    metadata as models finish; DuckDB's file lock admits one process, so there the events wait until dbt
+    has exited and the counts are read then."""
     events = invocation.stream()
     if warehouse.concurrent_reads:
         yield from events.fetch_row_counts().fetch_column_metadata()
@@ -71,7 +72,8 @@ def _stream(context: dg.AssetExecutionContext, invocation, warehouse: Warehouse)
     nodes = invocation.manifest["nodes"]
     weeks = list(context.partition_keys) if context.assets_def.partitions_def else []
     for event in held:
-        node = nodes.get(event.metadata.get("unique_id", dg.MetadataValue.text("")).value) if isinstance(event, dg.Output) else None
+        unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
+        node = nodes.get(unique_id.value) if unique_id else None
         if node is None or node["config"]["materialized"] == "view":
             yield event
             continue
