@@ -96,11 +96,11 @@ copy (
     imputed as (
         select e.*,
             case when e.brand is not null then 'observed' when p._brand_product is not null then 'product'
-                 when c._brand_category is not null then 'category' else 'default' end as brand_source,
+                 else 'default' end as brand_source,
             case when e.category_code is not null then 'observed'
                  when p._category_code_product is not null then 'product'
                  when c._category_code_category is not null then 'category' else 'default' end as category_code_source,
-            coalesce(e.brand, p._brand_product, c._brand_category, 'unknown') as _brand,
+            coalesce(e.brand, p._brand_product, 'unknown') as _brand,
             coalesce(e.category_code, p._category_code_product, c._category_code_category, 'unknown') as _code
         from events e
         left join product_map p using (source_week, _product_id)

@@ -135,6 +135,25 @@ def _counts(_: argparse.Namespace) -> int:
     return 0
 
 
+def _category_remaps(args: argparse.Namespace) -> int:
+    from ecommerce_assets import category_remaps
+    from ecommerce_assets.warehouses import build_warehouse
+
+    candidates = build_warehouse(current()).query(category_remaps.CANDIDATES_SQL)
+    print(f"{'from category':42} {'to category':42} {'products':>8} {'share':>6}  first moved  review")
+    for from_id, from_code, to_id, to_code, moved, share, first, status in candidates:
+        print(f"{from_id} {from_code or '':22} {to_id} {to_code or '':22} {moved:>8} {share or 0:>6.0%}  {first}   {status or 'unreviewed'}")
+    if not args.write:
+        print(f"{len(candidates)} candidate remap(s); --write adds the unreviewed ones to {category_remaps.SEED}")
+        return 0
+    seed = category_remaps.read_seed()
+    rows = category_remaps.merge(seed, candidates)
+    category_remaps.write_seed(rows)
+    print(f"{len(rows) - len(seed)} detected remap(s) added to {category_remaps.SEED}: set status to confirmed or "
+          "rejected, then rebuild the facts from valid_from (README, 'Category remaps')")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecommerce", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     settings_cmd.add_argument("--markdown", action="store_true", help="print the README's table of variables")
     settings_cmd.set_defaults(func=_settings)
     commands.add_parser("counts", help="print rows per layer").set_defaults(func=_counts)
+    remaps_cmd = commands.add_parser("category-remaps", help="list category moves detected in the warehouse (core.int_category_moves)")
+    remaps_cmd.add_argument("--write", action="store_true", help="add the unreviewed ones to the seed category_remaps.csv as 'detected'")
+    remaps_cmd.set_defaults(func=_category_remaps)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -37,3 +37,25 @@ from fact_keys
 left join dimension on fact_keys.fact_key = dimension.dimension_key
 where coalesce(dimension.n, 0) <> 1
 {% endtest %}
+
+{#- Generic test on the facts: a brand filled in for a product (brand_source 'product') was delivered
+    for that same product in the same week; over the run's window. -#}
+{% test brand_delivered_for_product(model) %}
+with window_events as (
+    select product_id, brand, brand_source, event_week from {{ model }} where {{ in_window('event_week') }}
+),
+
+filled as (
+    select distinct product_id, brand, event_week from window_events where brand_source = 'product'
+),
+
+delivered as (
+    select distinct product_id, brand, event_week from window_events where brand_source = 'observed'
+)
+
+select filled.*
+from filled
+left join delivered
+    on filled.product_id = delivered.product_id and filled.brand = delivered.brand and filled.event_week = delivered.event_week
+where delivered.product_id is null
+{% endtest %}

@@ -2,10 +2,10 @@
 Type-2 price history: a new version starts whenever a product's price changes from one second to the
 next (zero prices included, as delivered). Events carry whole seconds, and the full data has products seen
 at two prices within one second: the second's price is that of its last event (by event_id), so versions
-never share a valid_from. Current attributes (brand, category) are the latest seen.
+never share a valid_from. Current attributes (brand, canonical category) are the latest seen.
 -#}
 with events as (
-    select product_id, product_key, event_time, event_id, price, brand, category_id, category_code
+    select product_id, product_key, event_time, event_id, price, brand, observed_category_id, category_id, category_code
     from {{ ref('fct_events') }}
 ),
 
@@ -34,7 +34,7 @@ versions as (
 ),
 
 latest as (
-    select product_id, brand, category_id, category_code
+    select product_id, brand, observed_category_id, category_id, category_code
     from (
         select *, row_number() over (partition by product_id order by event_time desc, event_id desc) as recency
         from events
@@ -53,7 +53,7 @@ select
     latest.brand,
     {{ surrogate_key(['latest.brand']) }} as brand_key,
     latest.category_id,
-    {{ surrogate_key(['latest.category_id']) }} as category_key,
+    {{ surrogate_key(['latest.observed_category_id', 'latest.category_id']) }} as category_key,
     latest.category_code
 from versions
 inner join latest on versions.product_id = latest.product_id

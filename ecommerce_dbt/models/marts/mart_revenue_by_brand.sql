@@ -1,1 +1,1 @@
-{{ revenue_by('brand') }}
+{{ revenue_by({'brand': 'brand'}) }}

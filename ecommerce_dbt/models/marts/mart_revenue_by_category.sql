@@ -1,1 +1,2 @@
-{{ revenue_by('category_l1', "coalesce(category_l1, 'unknown')") }}
+{#- Canonical categories (fct_events.category_*): remapped smartphones count as electronics.smartphone. -#}
+{{ revenue_by({'category_l1': "coalesce(category_l1, 'unknown')", 'category_code': "coalesce(category_code, 'unknown')"}) }}
