@@ -4,9 +4,13 @@ Layout under the lake root (a local folder, or ``s3://bucket/prefix``)::
 
     landing/2019-Oct.csv.gz                      monthly dumps as delivered (.csv or .csv.gz; .zip locally)
     raw/events/week=2019-10-28/part-*.csv.gz     the week's lines, unchanged, several parts
+    raw/events/week=2019-10-28/part-*.lines.gz   beside each part, its line map: where its lines are in
+                                                 the landing file (one row per run of consecutive lines)
     clean/events/week=2019-10-28/*.parquet       Spark-cleaned events
-    quarantine/events/week=2019-10-28/*.parquet  rows Spark rejected, with reject_reason
-    quarantine/unroutable/month=2019-10/         lines whose event_time cannot place them in a week
+    quarantine/events/week=2019-10-28/*.parquet  rows Spark rejected, with reject_reason, the raw part
+                                                 (source_file) and the landing file and line they came from
+    quarantine/unroutable/month=2019-10/         lines whose event_time cannot place them in a week, with
+                                                 their landing file and line
 
 Partitions are named by keys relative to the root (``raw/events/week=2019-10-28``). Every partition
 carries a ``_manifest.json`` with its counts; Spark and DuckDB skip files starting with ``_``.
@@ -39,6 +43,15 @@ from ecommerce_assets.settings import split_s3_url
 
 MANIFEST = "_manifest.json"
 LANDING_SUFFIXES = (".csv.gz", ".csv")
+RAW_SUFFIX = ".csv.gz"
+# A raw part's line map, ``part-2019-10-00000.lines.gz`` beside ``part-2019-10-00000.csv.gz`` (gzip CSV
+# with a header). One row per run of consecutive landing lines: the run's first line is line
+# ``part_line`` of the part (its header is line 1) and line ``landing_line`` of ``landing_file`` (the
+# dump's name as delivered, ``archive.zip:member.csv`` for a zip member; its header is line 1 too).
+# Not ``.csv.gz``: listing a week's parts by that suffix must not find it. On S3 it gets the same
+# generation prefix as its part, so the part's name minus RAW_SUFFIX plus LINE_MAP_SUFFIX finds it.
+LINE_MAP_SUFFIX = ".lines.gz"
+LINE_MAP_COLUMNS = ("part_line", "landing_file", "landing_line")
 
 
 class MissingLandingFile(FileNotFoundError):
@@ -93,8 +106,10 @@ class LandingFile:
                 yield handle
 
 
-def _data_files(folder: Path, suffix: str) -> list[Path]:
-    return sorted(p for p in folder.rglob(f"*{suffix}") if p.is_file() and not p.name.startswith(("_", ".")))
+def _data_files(folder: Path, suffix: str | tuple[str, ...]) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*") if p.name.endswith(suffix) and p.is_file() and not p.name.startswith(("_", "."))
+    )
 
 
 class LakeStore(ABC):
@@ -130,15 +145,16 @@ class LakeStore(ABC):
     def read_manifest(self, key: str) -> dict[str, Any]: ...
 
     @abstractmethod
-    def files(self, key: str, suffix: str) -> list[str]:
-        """The published data files of a partition (paths or s3:// URLs), empty if none."""
+    def files(self, key: str, suffix: str | tuple[str, ...]) -> list[str]:
+        """The published data files of a partition whose names end in ``suffix`` (one, or a tuple of them):
+        paths or s3:// URLs, empty if none."""
 
     @abstractmethod
     def partition_bytes(self, key: str) -> int: ...
 
     @abstractmethod
     @contextmanager
-    def local_files(self, keys: list[str], suffix: str) -> Iterator[dict[str, list[str]]]:
+    def local_files(self, keys: list[str], suffix: str | tuple[str, ...]) -> Iterator[dict[str, list[str]]]:
         """Local paths of the partitions' data files, per key (an S3 lake downloads them for the block)."""
 
     # -- writing ---------------------------------------------------------------------------------
@@ -192,7 +208,7 @@ class Lake(LakeStore):
     def read_manifest(self, key: str) -> dict[str, Any]:
         return read_manifest(self.path(key))
 
-    def files(self, key: str, suffix: str) -> list[str]:
+    def files(self, key: str, suffix: str | tuple[str, ...]) -> list[str]:
         folder = self.path(key)
         return [str(p) for p in _data_files(folder, suffix)] if folder.is_dir() else []
 
@@ -200,7 +216,7 @@ class Lake(LakeStore):
         return folder_bytes(self.path(key))
 
     @contextmanager
-    def local_files(self, keys: list[str], suffix: str) -> Iterator[dict[str, list[str]]]:
+    def local_files(self, keys: list[str], suffix: str | tuple[str, ...]) -> Iterator[dict[str, list[str]]]:
         yield {key: self.files(key, suffix) for key in keys}
 
     def staging(self, name: str) -> Path:
@@ -261,7 +277,7 @@ class S3Lake(LakeStore):
         with body:
             return json.loads(body.read())
 
-    def files(self, key: str, suffix: str) -> list[str]:
+    def files(self, key: str, suffix: str | tuple[str, ...]) -> list[str]:
         try:
             listed = self.read_manifest(key).get("files", [])
         except MissingPartition:
@@ -276,7 +292,7 @@ class S3Lake(LakeStore):
         return sum(item["Size"] for item in self._list(key) if item["Key"].rsplit("/", 1)[-1] in current)
 
     @contextmanager
-    def local_files(self, keys: list[str], suffix: str) -> Iterator[dict[str, list[str]]]:
+    def local_files(self, keys: list[str], suffix: str | tuple[str, ...]) -> Iterator[dict[str, list[str]]]:
         folder = self.staging("read")
         try:
             local: dict[str, list[str]] = {}

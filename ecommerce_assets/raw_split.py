@@ -3,6 +3,8 @@
 The raw layer keeps the text as delivered so that every later step can be replayed from it. The only
 decision taken here is routing: a line whose ``event_time`` cannot be read cannot be placed in a week,
 so it goes to the month's unroutable quarantine with its file and line number instead of vanishing.
+Lines that are routed keep their landing line number too: each raw part has a small line map beside it
+(``lake.LINE_MAP_SUFFIX``) from which a quarantined row later names the line of the dump it came from.
 
 A month is read in blocks of whole lines. A block whose every line is plainly routable (a readable time
 in the file's month, ASCII or valid UTF-8, no carriage return) is checked by one regular expression
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.lake import LandingFile
+from ecommerce_assets.lake import LINE_MAP_COLUMNS, LINE_MAP_SUFFIX, RAW_SUFFIX, LandingFile
 
 UNROUTABLE_HEADER = ("source_file", "line_number", "reject_reason", "raw_line")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
@@ -81,34 +83,41 @@ class MonthSplit:
 
 
 class _WeekWriter:
-    """Gzip CSV parts of at most ``part_rows`` lines, each with the Kaggle header.
+    """Gzip CSV parts of at most ``part_rows`` lines, each with the Kaggle header, and each part's line map.
 
     Lines are gathered in blocks and compressed on a thread of the writer's own (zlib releases the
-    GIL), so routing the month's lines and compressing its weeks use two cores.
+    GIL), so routing the month's lines and compressing its weeks use two cores. The line map records
+    where each run of consecutive landing lines starts in the part: dumps are in time order, so a part
+    usually holds one run, and the block path records a block's run at once, not line by line.
     """
 
     BLOCK_LINES = 20_000
     IN_FLIGHT = 8  # blocks queued per writer at most: memory stays bounded if compression lags
 
-    def __init__(self, folder: Path, prefix: str, part_rows: int) -> None:
-        self.folder, self.prefix, self.part_rows = folder, prefix, part_rows
+    def __init__(self, folder: Path, prefix: str, part_rows: int, landing_file: str) -> None:
+        self.folder, self.prefix, self.part_rows, self.landing_file = folder, prefix, part_rows, landing_file
         self.parts = 0
         self.rows_in_part = 0
+        self._path: Path | None = None
         self._handle: gzip.GzipFile | None = None
         self._block: list[str] = []
+        self._runs: list[tuple[int, int]] = []  # the current part's (part_line, landing_line) run starts
+        self._next_landing = 0  # the landing line that would continue the current run
         self._compressor = ThreadPoolExecutor(max_workers=1)  # one thread: blocks stay in order
         self._in_flight: deque[Future[object]] = deque()
 
-    def write(self, line: str) -> None:
+    def write(self, line: str, landing_line: int) -> None:
         if self._handle is None or self.rows_in_part >= self.part_rows:
             self._next_part()
         self._block.append(line)
-        self.rows_in_part += 1
+        self._mark(landing_line, 1)
         if len(self._block) >= self.BLOCK_LINES:
             self._send()
 
-    def write_lines(self, data: bytes, count: int) -> None:
-        """``count`` whole lines, each ending in a newline, already encoded."""
+    def write_lines(self, data: bytes, count: int, runs: list[tuple[int, int]]) -> None:
+        """``count`` whole lines, each ending in a newline, already encoded; ``runs`` says where they are in
+        the landing file: (first landing line, lines) of consecutive landing lines, in order, ``count`` in all."""
+        run, done = 0, 0  # the run being written, and how many of its lines already are
         while count:
             if self._handle is None or self.rows_in_part >= self.part_rows:
                 self._next_part()
@@ -117,7 +126,21 @@ class _WeekWriter:
             self._send()  # the part's header and lines written one by one go first
             self._submit(self._handle.write, data[:cut])  # type: ignore[union-attr]
             data, count = data[cut:], count - take
-            self.rows_in_part += take
+            while take:  # the runs' share of this part, split where the part rolls over
+                first, lines = runs[run]
+                step = min(lines - done, take)
+                self._mark(first + done, step)
+                take -= step
+                done += step
+                if done == lines:
+                    run, done = run + 1, 0
+
+    def _mark(self, landing_line: int, count: int) -> None:
+        """The part's next ``count`` lines are landing lines ``landing_line`` onwards."""
+        if landing_line != self._next_landing:
+            self._runs.append((self.rows_in_part + 2, landing_line))  # line 1 of the part is its header
+        self._next_landing = landing_line + count
+        self.rows_in_part += count
 
     def _send(self) -> None:
         if self._block and self._handle is not None:
@@ -131,19 +154,33 @@ class _WeekWriter:
 
     def _next_part(self) -> None:
         self._finish_part()
-        path = self.folder / f"part-{self.prefix}-{self.parts:05d}.csv.gz"
+        self._path = self.folder / f"part-{self.prefix}-{self.parts:05d}{RAW_SUFFIX}"
         # No time in the header: the bytes depend only on name and content. Level 1: these files are
         # rewritten often, and CPU matters more than a few percent of bytes.
-        self._handle = gzip.GzipFile(filename=path, mode="wb", compresslevel=1, mtime=0)
+        self._handle = gzip.GzipFile(filename=self._path, mode="wb", compresslevel=1, mtime=0)
         self._block.append(HEADER + "\n")
         self.parts += 1
         self.rows_in_part = 0
+        self._runs, self._next_landing = [], 0
 
     def _finish_part(self) -> None:
         self._send()
         if self._handle is not None:
             self._submit(self._handle.close)
             self._handle = None
+            self._write_line_map()
+
+    def _write_line_map(self) -> None:
+        """The finished part's runs, beside it (a few rows: written here, not on the compressor thread)."""
+        assert self._path is not None
+        path = self._path.with_name(self._path.name.removesuffix(RAW_SUFFIX) + LINE_MAP_SUFFIX)
+        with (
+            gzip.GzipFile(filename=path, mode="wb", compresslevel=1, mtime=0) as raw,
+            io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
+        ):
+            rows = csv.writer(text, lineterminator="\n")
+            rows.writerow(LINE_MAP_COLUMNS)
+            rows.writerows((part_line, self.landing_file, landing_line) for part_line, landing_line in self._runs)
 
     def close(self) -> None:
         try:
@@ -197,7 +234,9 @@ class _MonthRouter:
     def writer(self, week: dt.date) -> _WeekWriter:
         writer = self.writers.get(week)
         if writer is None:
-            writer = self.writers[week] = _WeekWriter(self.week_folders[week], self.month_prefix, self.part_rows)
+            writer = self.writers[week] = _WeekWriter(
+                self.week_folders[week], self.month_prefix, self.part_rows, self.result.source.name
+            )
         return writer
 
     def route_block(self, block: bytes) -> bool:
@@ -219,21 +258,27 @@ class _MonthRouter:
             if week is None or not day.startswith(self.month_prefix.encode()):
                 return False
             week_of_day[day] = week
+        first = self.line_number + 1  # the block's first line in the landing file
         if len(set(week_of_day.values())) == 1:  # the usual case: dumps are in time order
-            self._take(week_of_day[days[0]], block, count)
+            self._take(week_of_day[days[0]], block, count, [(first, count)])
         else:
-            by_week: dict[dt.date, list[bytes]] = {}
-            for line, day in zip(block.split(b"\n"), days):
-                by_week.setdefault(week_of_day[day], []).append(line)
-            for week, lines in by_week.items():
-                self._take(week, b"\n".join(lines) + b"\n", len(lines))
+            by_week: dict[dt.date, tuple[list[bytes], list[list[int]]]] = {}
+            for number, (line, day) in enumerate(zip(block.split(b"\n"), days), first):
+                lines, runs = by_week.setdefault(week_of_day[day], ([], []))
+                lines.append(line)
+                if runs and runs[-1][0] + runs[-1][1] == number:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([number, 1])
+            for week, (lines, runs) in by_week.items():
+                self._take(week, b"\n".join(lines) + b"\n", len(lines), [(start, n) for start, n in runs])
         return True
 
-    def _take(self, week: dt.date, lines: bytes, count: int) -> None:
+    def _take(self, week: dt.date, lines: bytes, count: int, runs: list[tuple[int, int]]) -> None:
         self.result.rows_read += count
         self.line_number += count
         if week in self.week_folders:
-            self.writer(week).write_lines(lines, count)
+            self.writer(week).write_lines(lines, count, runs)
             self.result.rows_by_week[week] += count
         else:
             self.result.rows_other_weeks += count
@@ -261,7 +306,7 @@ class _MonthRouter:
                     result.rows_other_weeks += 1
                     continue
                 else:
-                    self.writer(week).write(text + "\n")
+                    self.writer(week).write(text + "\n", self.line_number)
                     result.rows_by_week[week] += 1
                     continue
             result.unroutable[reason] += 1

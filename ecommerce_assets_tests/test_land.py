@@ -50,10 +50,21 @@ def _raw_week(tmp_path, files):
 @pytest.mark.integration
 def test_zip_csv_and_gz_give_the_same_raw_weekly_files(tmp_path, dumps):
     results = {kind: _raw_week(tmp_path / kind, files) for kind, files in dumps.items()}
-    assert set(results["csv"]) == {"_manifest.json", "part-2019-10-00000.csv.gz", "part-2019-11-00000.csv.gz"}
+    parts = ("part-2019-10-00000", "part-2019-11-00000")
+    assert set(results["csv"]) == {"_manifest.json", *(p + s for p in parts for s in (".csv.gz", ".lines.gz"))}
     assert results["csv"]["part-2019-10-00000.csv.gz"] != b""
     manifests = {kind: result.pop("_manifest.json") for kind, result in results.items()}
+    # The parts are the same bytes; their line maps name the landing file each was split from.
+    line_maps = {kind: {p: gzip.decompress(result.pop(p + ".lines.gz")).decode() for p in parts} for kind, result in results.items()}
     assert results["zip"] == results["csv"] == results["gz"]
+    with open(dumps["csv"][0]) as october:  # the week's October lines are one run, from its first Monday line
+        first = next(n for n, line in enumerate(october, 1) if line.startswith(WEEK))
+    names = {"csv": "2019-{}.csv", "gz": "2019-{}.csv.gz", "zip": "ecommerce-behavior-data-from-multi-category-store.zip:2019-{}.csv"}
+    for kind, name in names.items():
+        assert line_maps[kind] == {
+            "part-2019-10-00000": f"part_line,landing_file,landing_line\n2,{name.format('Oct')},{first}\n",
+            "part-2019-11-00000": f"part_line,landing_file,landing_line\n2,{name.format('Nov')},2\n",
+        }
     rows = {kind: json.loads(m)["rows"] for kind, m in manifests.items()}
     assert rows["zip"] == rows["csv"] == rows["gz"] > 0
     assert "ecommerce-behavior-data-from-multi-category-store.zip:2019-Oct.csv" in json.loads(manifests["zip"])["sources"]

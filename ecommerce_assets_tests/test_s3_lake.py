@@ -27,6 +27,11 @@ pytestmark = pytest.mark.stack
 
 BUCKET, PREFIX = "ecommerce-lake", "lake"
 WEEKS = ("2019-10-07", "2019-10-14")
+# Lines the split routes (their time is readable) and Spark rejects, injected into the weeks' landing file.
+REJECTABLE = {
+    "2019-10-08 10:00:00 UTC,click,1004856,2053013555631882655,,samsung,130.76,543272936,s": "unknown_event_type",
+    "2019-10-16 10:00:01 UTC,view,1004856,2053013555631882655,,samsung,-130.76,543272936,s": "negative_price",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,17 @@ def _raw_lines(client, week: str) -> int:
     return sum(
         len(gzip.decompress(client.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}/{name}")["Body"].read()).splitlines()) - 1
         for name in _manifest(client, key)["files"]
+        if name.endswith(".csv.gz")  # not the parts' line maps
     )
+
+
+def _inject(path) -> None:
+    """Each REJECTABLE line before the first generated line of its day."""
+    with gzip.open(path, "rt", newline="") as handle:
+        header, *lines = handle.read().splitlines()
+    for line in REJECTABLE:
+        lines.insert(next(i for i, other in enumerate(lines) if other[:10] >= line[:10]), line)
+    path.write_bytes(gzip.compress(("\n".join([header, *lines]) + "\n").encode()))
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +87,7 @@ def lake_on_s3(spark, s3, tmp_path_factory):
     endpoint, client = s3
     tmp_path = tmp_path_factory.mktemp("s3-lake")
     files = generate(tmp_path / "landing", 0.0002, parse_months("2019-10"), seed=13)
+    _inject(files[0])
     for path in files:
         client.upload_file(str(path), BUCKET, f"{PREFIX}/landing/{path.name}")
     settings = load_settings(env=_env(tmp_path, endpoint))
@@ -102,6 +118,30 @@ def test_two_weeks_on_s3_pass_the_same_checks(lake_on_s3):
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         loaded = dict(con.execute("select event_week::varchar, count(*) from core.fct_events group by 1").fetchall())
     assert loaded == {week: _manifest(client, f"clean/events/week={week}")["clean_rows"] for week in WEEKS}
+
+
+def test_quarantine_on_s3_names_the_landing_file_and_line(lake_on_s3):
+    """Parts and line maps staged from S3 (generation-prefixed names) still meet: every quarantined row
+    names the line of the dump as delivered."""
+    _, client, files, _, tmp_path = lake_on_s3
+    with gzip.open(files[0], "rt", newline="") as handle:
+        delivered = {number: line.rstrip("\n") for number, line in enumerate(handle, 1)}
+    rows = []
+    for week in WEEKS:
+        raw = _manifest(client, f"raw/events/week={week}")["files"]
+        parts = {name.removesuffix(".csv.gz") for name in raw if name.endswith(".csv.gz")}
+        assert parts and parts == {name.removesuffix(".lines.gz") for name in raw if name.endswith(".lines.gz")}
+        key = f"quarantine/events/week={week}"
+        for name in _manifest(client, key)["files"]:
+            target = tmp_path / "quarantine" / week / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(BUCKET, f"{PREFIX}/{key}/{name}", str(target))
+            rows += duckdb.execute(
+                "select landing_file, landing_line, raw_line, reject_reason from read_parquet(?)", [str(target)]
+            ).fetchall()
+    assert {line: reason for _, _, line, reason in rows} == REJECTABLE and len(rows) == len(REJECTABLE)
+    for name, number, line, _ in rows:
+        assert (name, delivered[number]) == ("2019-Oct.csv.gz", line)
 
 
 def test_rerun_on_s3_is_idempotent(lake_on_s3):

@@ -20,7 +20,7 @@ from ecommerce_assets.spark.config import s3a_lake_url
         )
         for name, description in (
             ("clean_events", "`lake/clean/events/week=.../*.parquet`: typed, de-duplicated, imputed events."),
-            ("rejected_events", "`lake/quarantine/events/week=.../*.parquet`: rejected lines with reject_reason and source file."),
+            ("rejected_events", "`lake/quarantine/events/week=.../*.parquet`: rejected lines with reject_reason, their raw part file, and the landing file and line (as delivered) they came from."),
         )
     ],
     check_specs=clean_check_specs,

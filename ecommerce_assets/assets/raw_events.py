@@ -37,7 +37,7 @@ def _discard(store: LakeStore, folders: list) -> None:
     group_name="lake",
     kinds={"csv"},
     retry_policy=RETRY,
-    description="`lake/raw/events/week=YYYY-MM-DD/part-*.csv.gz`: the week's lines as delivered, in several gzip parts.",
+    description="`lake/raw/events/week=YYYY-MM-DD/part-*.csv.gz`: the week's lines as delivered, in several gzip parts, each with a line map (`part-*.lines.gz`) back to the landing file.",
 )
 def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store = lake.lake

@@ -19,8 +19,9 @@ from pathlib import Path
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from ecommerce_assets.lake import LakeStore, S3Lake
+from ecommerce_assets.lake import LINE_MAP_SUFFIX, RAW_SUFFIX, LakeStore, S3Lake
 from ecommerce_assets.settings import s3a_url
+from ecommerce_assets.spark.lineage import read_line_maps, with_landing_lines
 from ecommerce_assets.spark.rules import (
     classify,
     drop_exact_duplicates,
@@ -89,12 +90,15 @@ def clean_weeks(
         return counts
     clean_stage, rejected_stage = lake.staging("clean"), lake.staging("rejected")
     try:
-        # A local lake is read where it is; an S3 lake's weeks are staged locally first.
-        with lake.local_files([lake.raw_week(w) for w in weeks], ".csv.gz") as raw_files:
-            paths = [p for files in raw_files.values() for p in files]
+        # A local lake is read where it is; an S3 lake's weeks are staged locally first, each part with
+        # its line map (same folder, same name stem).
+        with lake.local_files([lake.raw_week(w) for w in weeks], (RAW_SUFFIX, LINE_MAP_SUFFIX)) as raw_files:
+            staged = [p for files in raw_files.values() for p in files]
+            paths = [p for p in staged if p.endswith(RAW_SUFFIX)]
+            line_maps = [p for p in staged if p.endswith(LINE_MAP_SUFFIX)]
             if paths:
                 base = str(Path(paths[0]).parent.parent)  # .../raw/events, above the week=... folders
-                _write_outputs(spark, paths, base, str(clean_stage), str(rejected_stage), counts)
+                _write_outputs(spark, paths, line_maps, base, str(clean_stage), str(rejected_stage), counts)
         for week, week_counts in counts.items():
             manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
             for stage, key in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
@@ -112,11 +116,14 @@ def _clean_in_place(
     spark: SparkSession, lake: S3Lake, weeks: list[dt.date], counts: dict[dt.date, WeekCounts], s3a: Callable[[str], str]
 ) -> None:
     """Cluster image with s3a: read the weeks' current objects, write to a staging prefix, publish by copy."""
-    paths = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), ".csv.gz")]
+    paths = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), RAW_SUFFIX)]
+    line_maps = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), LINE_MAP_SUFFIX)]
     staging = f"_staging/clean-{uuid.uuid4().hex[:12]}"
     try:
         if paths:
-            _write_outputs(spark, paths, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"), counts)
+            _write_outputs(
+                spark, paths, line_maps, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"), counts
+            )
         for week, week_counts in counts.items():
             manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
             for kind, key in (("clean", lake.clean_week(week)), ("rejected", lake.rejected_week(week))):
@@ -128,6 +135,7 @@ def _clean_in_place(
 def _write_outputs(
     spark: SparkSession,
     raw_paths: list[str],
+    line_maps: list[str],
     raw_base: str,
     clean_out: str,
     rejected_out: str,
@@ -136,12 +144,16 @@ def _write_outputs(
     """Clean the weeks' raw files into ``clean_out`` and ``rejected_out`` (partitioned by ``week``).
 
     One query per batch of weeks, one shuffle of the events: valid and rejected rows are counted (an observation on the same query, not a second pass); the quarantine is written by a
-    second read only for a batch that has rejected rows, which real dumps rarely do. Weeks go in
-    batches of about ``BATCH_ROWS`` raw rows so that the per-week imputation maps stay small.
+    second read only for a batch that has rejected rows, which real dumps rarely do (``line_maps``, the
+    parts' line maps, serve that read alone). Weeks go in batches of about ``BATCH_ROWS`` raw rows so
+    that the per-week imputation maps stay small.
     """
     by_week: dict[dt.date, list[str]] = {}
     for path in raw_paths:
         by_week.setdefault(_week_of(path), []).append(path)
+    maps_by_week: dict[dt.date, list[str]] = {}
+    for path in line_maps:
+        maps_by_week.setdefault(_week_of(path), []).append(path)
     for index, weeks in enumerate(_batches(sorted(by_week), counts)):
         paths = [p for week in weeks for p in by_week[week]]
         rows = Observation("rows")
@@ -178,19 +190,22 @@ def _write_outputs(
         for week in weeks:
             counts[week].valid_rows += metrics[f"valid {week}"]
         if any(metrics[f"rejected {week}"] for week in weeks):
-            _write_rejected(spark, paths, raw_base, rejected_out, weeks, counts)
+            batch_maps = [p for week in weeks for p in maps_by_week.get(week, [])]
+            _write_rejected(spark, paths, batch_maps, raw_base, rejected_out, weeks, counts)
     if by_week:
         for row in spark.read.parquet(clean_out).groupBy("week").count().collect():
             counts[dt.date.fromisoformat(str(row["week"]))].clean_rows = row["count"]
 
 
 def _write_rejected(
-    spark: SparkSession, paths: list[str], raw_base: str, rejected_out: str, weeks: list[dt.date],
-    counts: dict[dt.date, WeekCounts],
+    spark: SparkSession, paths: list[str], line_maps: list[str], raw_base: str, rejected_out: str,
+    weeks: list[dt.date], counts: dict[dt.date, WeekCounts],
 ) -> None:
-    """Quarantine a batch's rejected rows, and count them by reason from what was written."""
+    """Quarantine a batch's rejected rows with the landing file and line of each, and count them by
+    reason from what was written."""
+    rejected = rejected_rows(classify(read_raw(spark, paths, raw_base, positions=True)), positions=True)
     (
-        rejected_rows(classify(read_raw(spark, paths, raw_base)))
+        with_landing_lines(rejected, read_line_maps(spark, line_maps))
         .withColumn("week", F.col("source_week").cast("string"))
         .write.mode("append")
         .partitionBy("week")

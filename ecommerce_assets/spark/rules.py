@@ -2,8 +2,9 @@
 
 Order of work (composed by ``pipeline.clean_events``): classify every row (first failing rule gives its
 ``reject_reason``), split valid from rejected, drop exact duplicates among valid rows, derive a
-deterministic ``event_id``, impute brand and category_code, derive the calendar columns. Every input
-row ends clean, duplicate or rejected. No Dagster here.
+deterministic ``event_id``, impute brand (from the product) and category_code (from the product, then
+the category), derive the calendar columns. Every input row ends clean, duplicate or rejected. No
+Dagster here.
 """
 
 from __future__ import annotations
@@ -54,13 +55,20 @@ REJECT_RULES: tuple[tuple[str, Callable[[], Column]], ...] = (
 REJECT_REASONS = tuple(reason for reason, _ in REJECT_RULES)
 
 
-def _lines(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame:
-    """Raw lines without the header; ``source_week`` comes from the ``week=YYYY-MM-DD`` folder name."""
+def _lines(spark: SparkSession, paths: list[str], base_path: str, positions: bool = False) -> DataFrame:
+    """Raw lines without the header; ``source_week`` comes from the ``week=YYYY-MM-DD`` folder name.
+
+    With ``positions`` (the quarantine's read only), every line gets ``_row_id`` before any filter, and
+    the headers stay, flagged ``_header``: a gzip part is read whole by one task, in order, so the ids of
+    a file's lines are consecutive from its header's (``lineage.with_landing_lines`` numbers lines so).
+    """
+    text = spark.read.option("basePath", base_path).text(paths)
+    if positions:
+        text = text.withColumn("_row_id", F.monotonically_increasing_id()).withColumn("_header", F.col("value") == HEADER)
+    else:
+        text = text.where(F.col("value") != HEADER)
     return (
-        spark.read.option("basePath", base_path)
-        .text(paths)
-        .where(F.col("value") != HEADER)
-        .withColumnRenamed("value", "raw_line")
+        text.withColumnRenamed("value", "raw_line")
         .withColumn("source_week", F.col("week").cast("string").cast("date"))
         .drop("week")
     )
@@ -81,9 +89,11 @@ def split_fields(lines: DataFrame) -> DataFrame:
     )
 
 
-def read_raw(spark: SparkSession, paths: list[str], base_path: str) -> DataFrame:
-    """Every raw line with its file and week, split into text fields (what the quarantine keeps)."""
-    return split_fields(_lines(spark, paths, base_path).withColumn("source_file", F.col("_metadata.file_path")))
+def read_raw(spark: SparkSession, paths: list[str], base_path: str, positions: bool = False) -> DataFrame:
+    """Every raw line with its file and week, split into text fields (what the quarantine keeps);
+    ``positions`` as in ``_lines``."""
+    lines = _lines(spark, paths, base_path, positions)
+    return split_fields(lines.withColumn("source_file", F.col("_metadata.file_path")))
 
 
 def _id(column: str, max_digits: int) -> Column:
@@ -117,14 +127,17 @@ def classify(raw: DataFrame) -> DataFrame:
     )
 
 
-def rejected_rows(classified: DataFrame) -> DataFrame:
-    """Rejected rows as they arrived, with the reason, file and week, for the quarantine."""
-    return classified.where(F.col("reject_reason").isNotNull()).select(
-        "raw_line",
-        "reject_reason",
-        "source_file",
-        "source_week",
-    )
+def rejected_rows(classified: DataFrame, positions: bool = False) -> DataFrame:
+    """Rejected rows as they arrived, with the reason, raw file and week, for the quarantine.
+
+    From rows read with ``positions``, each part's header row is kept too, and every row's ``_row_id``:
+    ``lineage.with_landing_lines`` numbers the rejected rows from them, then drops the headers.
+    """
+    columns = ["raw_line", "reject_reason", "source_file", "source_week"]
+    rejected = F.col("reject_reason").isNotNull()
+    if positions:
+        return classified.where(rejected | F.col("_header")).select(*columns, "_row_id", "_header")
+    return classified.where(rejected).select(*columns)
 
 
 def valid_rows(classified: DataFrame) -> DataFrame:
@@ -162,41 +175,48 @@ def _most_common(stats: DataFrame, key: str, value: str, alias: str) -> DataFram
     )
 
 
-def _key_map(stats: DataFrame, key: str, level: str) -> DataFrame:
-    """Most common brand and category_code per (week, key), in one small table per key."""
-    return _most_common(stats, key, "brand", f"_brand_{level}").join(
-        _most_common(stats, key, "category_code", f"_category_code_{level}"), ["source_week", key], "full"
-    )
+def _key_map(stats: DataFrame, key: str, level: str, columns: tuple[str, ...]) -> DataFrame:
+    """Most common value of each of ``columns`` per (week, key), in one small table per key."""
+    maps = [_most_common(stats, key, column, f"_{column}_{level}") for column in columns]
+    out = maps[0]
+    for other in maps[1:]:
+        out = out.join(other, ["source_week", key], "full")
+    return out
+
+
+# Where a missing value may be taken from, in order. A brand is a property of the product, so only the
+# product's own brand fills it; a category code is a property of the category as well.
+IMPUTATION_LEVELS = {"brand": ("product",), "category_code": ("product", "category")}
 
 
 def impute(events: DataFrame) -> DataFrame:
-    """Fill brand and category_code: the product's most common value in the week, else the category's, else 'unknown'.
+    """Fill brand and category_code from the same week's events, else 'unknown'.
 
-    The events are counted once by (week, product, category, brand, code); the four maps come from that
-    small table and are broadcast, so the events are not shuffled again. ``events`` is read twice
-    (counts, then the join): the pipeline persists it.
+    brand: the product's most common observed brand in the week (ties: the smallest). category_code: the
+    product's most common code in the week, else the category_id's. The week is the scope on purpose: a
+    week's rows then depend only on that week's lines, so a rerun, a replay or weeks arriving out of order
+    give the same rows, and a later week never rewrites a published one.
+
+    The events are counted once by (week, product, category, brand, code); the maps come from that small
+    table and are broadcast, so the events are not shuffled again. ``events`` is read twice (counts, then
+    the join): the pipeline persists it.
     """
     stats = events.groupBy("source_week", "_product_id", "_category_id", "brand", "category_code").count()
-    by_product = _key_map(stats, "_product_id", "product")
-    by_category = _key_map(stats, "_category_id", "category")
+    by_product = _key_map(stats, "_product_id", "product", ("brand", "category_code"))
+    by_category = _key_map(stats, "_category_id", "category", ("category_code",))
     out = events.join(F.broadcast(by_product), ["source_week", "_product_id"], "left").join(
         F.broadcast(by_category), ["source_week", "_category_id"], "left"
     )
-    for column in ("brand", "category_code"):
-        source = (
-            F.when(F.col(column).isNotNull(), "observed")
-            .when(F.col(f"_{column}_product").isNotNull(), "product")
-            .when(F.col(f"_{column}_category").isNotNull(), "category")
-            .otherwise("default")
-        )
+    for column, levels in IMPUTATION_LEVELS.items():
+        source = F.when(F.col(column).isNotNull(), "observed")
+        for level in levels:
+            source = source.when(F.col(f"_{column}_{level}").isNotNull(), level)
+        filled = [F.col(f"_{column}_{level}") for level in levels]
         out = (
-            out.withColumn(f"{column}_source", source)
+            out.withColumn(f"{column}_source", source.otherwise("default"))
             .withColumn(f"{column}_imputed", F.col(f"{column}_source") != "observed")
-            .withColumn(
-                column,
-                F.coalesce(F.col(column), F.col(f"_{column}_product"), F.col(f"_{column}_category"), F.lit(UNKNOWN)),
-            )
-            .drop(f"_{column}_product", f"_{column}_category")
+            .withColumn(column, F.coalesce(F.col(column), *filled, F.lit(UNKNOWN)))
+            .drop(*[f"_{column}_{level}" for level in levels])
         )
     return out
 
