@@ -1,7 +1,8 @@
 {#-
 Monthly revenue per value of some dimensions of fct_events, ranked within the month: one row per month and
 combination with purchases, buyers, revenue (the purchase events' own prices), the combination's share of
-the month's revenue and its rank (1 = highest revenue, ties broken by the values).
+the month's revenue and its rank (1 = highest revenue, ties broken by the values). Called from an
+incremental model keyed by month_start: a refresh recomputes the months the changed weeks touch.
 
     dimensions  output column -> the SQL giving its value from fct_events, in order,
                 e.g. {'category_l1': "coalesce(category_l1, 'unknown')", 'category_code': 'category_code'}
@@ -18,6 +19,7 @@ with purchases as (
         revenue
     from {{ ref('fct_events') }}
     where event_type = 'purchase'
+      and {{ month_start('event_date') }} in ({{ changed_months() }})
 ),
 
 monthly as (

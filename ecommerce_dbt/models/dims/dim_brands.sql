@@ -1,6 +1,7 @@
-with events as (
-    select brand, brand_key, brand_imputed, product_id, event_date, revenue
-    from {{ ref('fct_events') }}
+{#- Built from the weekly parts (int_product_weeks), not the events. -#}
+with parts as (
+    select brand, brand_key, product_id, first_date, last_date, events, revenue
+    from {{ ref('int_product_weeks') }}
 )
 
 select
@@ -8,9 +9,9 @@ select
     brand,
     brand = 'unknown' as is_unknown,
     count(distinct product_id) as products,
-    min(event_date) as first_seen_date,
-    max(event_date) as last_seen_date,
-    count(*) as events,
+    min(first_date) as first_seen_date,
+    max(last_date) as last_seen_date,
+    sum(events) as events,
     sum(revenue) as revenue
-from events
+from parts
 group by brand_key, brand

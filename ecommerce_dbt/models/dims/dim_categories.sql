@@ -2,13 +2,10 @@
 One row per (delivered category id, canonical category id) pair the facts use: an id that a reviewed remap
 reports under another from some date has two rows, the identity one valid before the remap and the
 remapped one valid from it. The delivered code shown is the one the id carries most often (delivered
-rather than imputed where there is one).
+rather than imputed where there is one). Built from the weekly parts (int_product_weeks), not the events.
 -#}
-with events as (
-    select
-        category_key, observed_category_id, observed_category_code, category_code_source, category_id,
-        category_code, category_l1, category_l2, category_l3, category_remapped, event_date
-    from {{ ref('fct_events') }}
+with parts as (
+    select * from {{ ref('int_product_weeks') }}
 ),
 
 observed_codes as (
@@ -17,9 +14,9 @@ observed_codes as (
         observed_category_code,
         row_number() over (
             partition by observed_category_id
-            order by min(case when category_code_source = 'observed' then 0 else 1 end), count(*) desc, observed_category_code
+            order by max(case when category_code_delivered then 1 else 0 end) desc, sum(events) desc, observed_category_code
         ) as preference
-    from events
+    from parts
     group by observed_category_id, observed_category_code
 ),
 
@@ -29,11 +26,11 @@ pairs as (
         observed_category_id,
         category_id,
         category_remapped,
-        min(event_date) as first_seen_date,
-        max(event_date) as last_seen_date,
+        min(first_date) as first_seen_date,
+        max(last_date) as last_seen_date,
         count(distinct observed_category_code) as codes_seen,
-        count(*) as events
-    from events
+        sum(events) as events
+    from parts
     group by category_key, observed_category_id, category_id, category_remapped
 ),
 

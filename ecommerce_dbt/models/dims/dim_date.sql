@@ -1,5 +1,5 @@
 with bounds as (
-    select min(event_date) as first_day, max(event_date) as last_day from {{ ref('fct_events') }}
+    select min(first_date) as first_day, max(last_date) as last_day from {{ ref('fct_weeks') }}
 ),
 
 days as (

@@ -1,30 +1,29 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='product_id', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
 {#-
 Type-2 price history: a new version starts whenever a product's price changes from one second to the
 next (zero prices included, as delivered). Events carry whole seconds, and the full data has products seen
 at two prices within one second: the second's price is that of its last event (by event_id), so versions
-never share a valid_from. Current attributes (brand, canonical category) are the latest seen.
+never share a valid_from. Current attributes (brand, canonical category) are the latest seen. A refresh
+recomputes the products seen in the changed weeks from their weekly price points (int_product_prices).
 -#}
-with events as (
-    select product_id, product_key, event_time, event_id, price, brand, observed_category_id, category_id, category_code
-    from {{ ref('fct_events') }}
+with touched as (
+    select distinct product_id
+    from {{ ref('int_product_latest') }}
+    where event_week in ({{ changed_weeks() }})
 ),
 
-price_per_second as (
-    select product_id, product_key, event_time, price
-    from (
-        select
-            *,
-            row_number() over (partition by product_id, event_time order by event_id desc) as last_in_second
-        from events
-    ) as ranked
-    where last_in_second = 1
+points as (
+    select prices.*
+    from {{ ref('int_product_prices') }} as prices
+    {%- if is_incremental() %}
+    inner join touched on prices.product_id = touched.product_id
+    {%- endif %}
 ),
 
 changes as (
-    select
-        *,
-        lag(price) over (partition by product_id order by event_time) as previous_price
-    from price_per_second
+    select *, lag(price) over (partition by product_id order by event_time) as previous_price
+    from points
 ),
 
 versions as (
@@ -36,8 +35,13 @@ versions as (
 latest as (
     select product_id, brand, observed_category_id, category_id, category_code
     from (
-        select *, row_number() over (partition by product_id order by event_time desc, event_id desc) as recency
-        from events
+        select
+            last_events.*,
+            row_number() over (partition by last_events.product_id order by event_time desc, event_id desc) as recency
+        from {{ ref('int_product_latest') }} as last_events
+        {%- if is_incremental() %}
+        inner join touched on last_events.product_id = touched.product_id
+        {%- endif %}
     ) as ranked
     where recency = 1
 )

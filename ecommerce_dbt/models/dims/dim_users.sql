@@ -1,27 +1,42 @@
-with activity as (
-    select * from {{ ref('fct_daily_user_activity') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='user_id', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
+{#- A refresh recomputes the users active in the changed weeks from their weekly parts (all their weeks). -#}
+with touched as (
+    select distinct user_id
+    from {{ ref('int_user_weeks') }}
+    where activity_week in ({{ changed_weeks() }})
+),
+
+weeks as (
+    select parts.*
+    from {{ ref('int_user_weeks') }} as parts
+    {%- if is_incremental() %}
+    inner join touched on parts.user_id = touched.user_id
+    {%- endif %}
 ),
 
 users as (
     select
-        user_key,
         user_id,
-        min(activity_date) as first_seen_date,
-        max(activity_date) as last_seen_date,
-        min(case when purchases > 0 then activity_date end) as first_purchase_date,
-        max(case when purchases > 0 then activity_date end) as last_purchase_date,
-        count(*) as active_days,
+        min(first_seen_date) as first_seen_date,
+        max(last_seen_date) as last_seen_date,
+        min(first_purchase_date) as first_purchase_date,
+        max(last_purchase_date) as last_purchase_date,
+        sum(active_days) as active_days,
         sum(events) as lifetime_events,
-        sum(sessions) as lifetime_session_days,
+        sum(session_days) as lifetime_session_days,
         sum(purchases) as lifetime_purchases,
-        sum(purchase_sessions) as lifetime_purchase_sessions,
+        sum(purchase_session_days) as lifetime_purchase_sessions,
+        sum(purchase_sessions_started) as lifetime_purchase_visits,
         sum(revenue) as lifetime_revenue
-    from activity
-    group by user_key, user_id
+    from weeks
+    group by user_id
 )
 
 select
+    {{ surrogate_key(['user_id']) }} as user_key,
     *,
     {{ week_start('first_seen_date') }} as first_seen_week,
     {{ month_start('first_purchase_date') }} as first_purchase_month
 from users
+where first_seen_date is not null

@@ -7,8 +7,8 @@ A's products around one date is a taxonomy remap, not a reclassified product: th
 candidates the seed category_remaps records once reviewed.
 -#}
 with spans as (
-    select product_id, observed_category_id as category_id, min(event_date) as first_date, max(event_date) as last_date
-    from {{ ref('fct_events') }}
+    select product_id, observed_category_id as category_id, min(first_date) as first_date, max(last_date) as last_date
+    from {{ ref('int_product_weeks') }}
     group by product_id, observed_category_id
 ),
 
@@ -45,8 +45,8 @@ products_before as (
 
 codes as (
     select observed_category_id as category_id, min(observed_category_code) as category_code
-    from {{ ref('fct_events') }}
-    where category_code_source = 'observed'
+    from {{ ref('int_product_weeks') }}
+    where category_code_delivered
     group by observed_category_id
 ),
 

@@ -1,6 +1,16 @@
-with activity as (
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_start', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
+{#- A refresh recomputes whole months (MAU and stickiness are per month): those the changed weeks touch,
+    from the daily activity of the weeks overlapping them (a week's WAU needs all its days). -#}
+with months as (
+    {{ changed_months() }}
+),
+
+activity as (
     select user_id, activity_date, activity_week, {{ month_start('activity_date') }} as activity_month
     from {{ ref('fct_daily_user_activity') }}
+    where {{ month_start('activity_week') }} in (select month_start from months)
+       or {{ month_start(add_days('activity_week', 6)) }} in (select month_start from months)
 ),
 
 daily as (
@@ -40,3 +50,4 @@ from daily
 inner join weekly on daily.activity_week = weekly.activity_week
 inner join monthly on daily.activity_month = monthly.activity_month
 inner join stickiness on daily.activity_month = stickiness.activity_month
+where daily.activity_month in (select month_start from months)

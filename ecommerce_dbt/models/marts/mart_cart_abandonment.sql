@@ -1,11 +1,15 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='session_week', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
 {#- A product carted in a session and not purchased in that same session. -#}
 with pairs as (
     select * from {{ ref('int_session_products') }}
+    where session_week in ({{ changed_weeks() }})
 )
 
 select
     user_session as session_id,
     product_id,
+    session_week,
     user_id,
     first_cart_time,
     cast(first_cart_time as date) as cart_date,

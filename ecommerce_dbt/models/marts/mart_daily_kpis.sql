@@ -1,5 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='date_day', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
+{#- A refresh recomputes the days of the changed weeks. -#}
 with activity as (
     select * from {{ ref('fct_daily_user_activity') }}
+    where activity_week in ({{ changed_weeks() }})
 ),
 
 daily as (
@@ -23,6 +27,7 @@ sessions as (
         count(case when reached_cart then 1 end) as cart_sessions,
         count(case when reached_purchase then 1 end) as purchase_sessions
     from {{ ref('fct_sessions') }}
+    where session_week in ({{ changed_weeks() }})
     group by session_date
 )
 

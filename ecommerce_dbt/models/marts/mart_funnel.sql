@@ -1,3 +1,5 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_start', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
 {#- Population: session x product pairs (a product a session touched), and the users behind the pairs. -#}
 with pairs as (
     select *, {{ month_start('first_event_date') }} as month_start

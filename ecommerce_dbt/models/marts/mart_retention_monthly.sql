@@ -1,14 +1,18 @@
-{#- Cohort = the month of a user's first purchase over all history. -#}
+{#- Cohort = the month of a user's first purchase over all history. Rebuilt on each refresh from the compact
+    per-user state (dim_users, int_user_weeks), never from the events. -#}
 with cohorts as (
     select user_id, first_purchase_month as cohort_month
     from {{ ref('dim_users') }}
     where first_purchase_month is not null
 ),
 
+-- A week spans at most two months, so its first and last purchase days give all its purchase months.
 purchase_months as (
-    select distinct user_id, {{ month_start('activity_date') }} as purchase_month
-    from {{ ref('fct_daily_user_activity') }}
-    where purchases > 0
+    select user_id, {{ month_start('first_purchase_date') }} as purchase_month
+    from {{ ref('int_user_weeks') }} where purchases > 0
+    union
+    select user_id, {{ month_start('last_purchase_date') }}
+    from {{ ref('int_user_weeks') }} where purchases > 0
 ),
 
 sizes as (

@@ -1,10 +1,11 @@
-{#- Cohort = the week of a user's first activity over all history (not the current window). -#}
+{#- Cohort = the week of a user's first activity over all history (not the current window). Rebuilt on each
+    refresh from the compact per-user state (dim_users, int_user_weeks), never from the events. -#}
 with cohorts as (
     select user_id, first_seen_week as cohort_week from {{ ref('dim_users') }}
 ),
 
 activity as (
-    select distinct user_id, activity_week from {{ ref('fct_daily_user_activity') }}
+    select user_id, activity_week from {{ ref('int_user_weeks') }} where active_days > 0
 ),
 
 sizes as (

@@ -1,2 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_start', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+
 {#- Canonical categories (fct_events.category_*): remapped smartphones count as electronics.smartphone. -#}
 {{ revenue_by({'category_l1': "coalesce(category_l1, 'unknown')", 'category_code': "coalesce(category_code, 'unknown')"}) }}

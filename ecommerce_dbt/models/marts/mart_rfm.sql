@@ -1,25 +1,24 @@
 {#-
 Recency, frequency, monetary over purchases, scored with NTILE(5) (5 is best; ties broken by user_id so
-scores are deterministic), as of the day after the last event in the data.
+scores are deterministic), as of the day after the last event in the data. Scores rank every buyer, so
+the table is rebuilt on each refresh, from dim_users (one row per user), never from the events.
 -#}
-with purchases as (
-    select user_id, event_date, user_session, revenue
-    from {{ ref('fct_events') }}
-    where event_type = 'purchase'
+with users as (
+    select * from {{ ref('dim_users') }}
 ),
 
 as_of as (
-    select {{ add_days('max(event_date)', 1) }} as as_of_date from {{ ref('fct_events') }}
+    select {{ add_days('max(last_seen_date)', 1) }} as as_of_date from users
 ),
 
 buyers as (
     select
         user_id,
-        max(event_date) as last_purchase_date,
-        count(distinct coalesce(user_session, cast(event_date as varchar))) as frequency,
-        sum(revenue) as monetary
-    from purchases
-    group by user_id
+        last_purchase_date,
+        lifetime_purchase_visits as frequency,
+        lifetime_revenue as monetary
+    from users
+    where lifetime_purchases > 0
 ),
 
 scored as (

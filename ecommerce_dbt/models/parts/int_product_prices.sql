@@ -1,0 +1,28 @@
+{{ config(unique_key='event_week') }}
+
+{#-
+Per week and product, the points where the price may change: the price of each second is that of its
+last event (by event_id), and a second is kept when it is the product's first in the week or its price
+differs from the second before. dim_products compares consecutive points across weeks, so dropping the
+seconds that repeat the previous price within a week changes nothing.
+-#}
+with seconds as (
+    select product_id, product_key, event_week, event_time, price
+    from (
+        select
+            product_id, product_key, event_week, event_time, price,
+            row_number() over (partition by product_id, event_time order by event_id desc) as last_in_second
+        from {{ ref('fct_events') }}
+        where {{ in_window('event_week') }}
+    ) as ranked
+    where last_in_second = 1
+),
+
+compared as (
+    select *, lag(price) over (partition by product_id, event_week order by event_time) as previous_price
+    from seconds
+)
+
+select product_id, product_key, event_week, event_time, price
+from compared
+where previous_price is null or previous_price <> price

@@ -1,0 +1,38 @@
+{{ config(unique_key='session_week') }}
+
+{#-
+One row per session x product pair: what the session did with the product. Funnel and cart abandonment
+read it. Like fct_sessions, a session belongs to the week it starts in, and a run for [min_week,
+max_week) rebuilds the pairs of sessions starting in [min_week - 7 days, max_week) from the events of
+[min_week - 7 days, max_week + 7 days).
+-#}
+with events as (
+    select *
+    from {{ ref('fct_events') }}
+    where {{ in_window('event_week', -7, 7) }}
+      and user_session is not null
+),
+
+starts as (
+    select user_session, {{ week_start('min(event_time)') }} as session_week
+    from events
+    group by user_session
+)
+
+select
+    events.user_session,
+    events.product_id,
+    starts.session_week,
+    min(events.user_id) as user_id,
+    min(events.event_date) as first_event_date,
+    min(case when events.event_type = 'cart' then events.event_time end) as first_cart_time,
+    max(case when events.event_type = 'cart' then events.price end) as cart_price,
+    min(events.brand) as brand,
+    min(events.category_l1) as category_l1,
+    max(case when events.event_type = 'view' then 1 else 0 end) as viewed,
+    max(case when events.event_type = 'cart' then 1 else 0 end) as carted,
+    max(case when events.event_type = 'purchase' then 1 else 0 end) as purchased
+from events
+inner join starts on events.user_session = starts.user_session
+where {{ in_window('starts.session_week', -7) }}
+group by events.user_session, events.product_id, starts.session_week
