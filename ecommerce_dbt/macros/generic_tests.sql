@@ -17,9 +17,11 @@ group by {{ columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
 
-{#- Generic test on a dimension: every key a fact uses matches exactly one dimension row (optionally
-    among rows passing `where`, e.g. current SCD2 versions). Defined on the dimension so it runs when the
-    dimension is built, after the facts. -#}
+{#- Generic test on a dimension: every key a fact (or a weekly part) uses matches exactly one dimension
+    row (optionally among rows passing `where`, e.g. current SCD2 versions). Defined on the dimension so it
+    runs when the dimension is built, after the facts. The dimensions test against the weekly parts, which
+    carry the facts' keys (they group the facts by them) in a fraction of the rows, so the test's cost does
+    not grow with the events. -#}
 {% test resolves_fact_keys(model, fact, fact_column, key, where=none) %}
 with dimension as (
     select {{ key }} as dimension_key, count(*) as n
