@@ -50,3 +50,15 @@ different sets of weeks, and a test compares them row for row.
     union
     select {{ month_start(add_days('event_week', 6)) }} from ({{ changed_weeks() }}) as weeks
 {%- endmacro %}
+
+{#- The rows of a weekly part for every key (user, product) seen in the changed weeks, all their weeks:
+    what an incremental dimension recomputes those keys from. On a full build, every row. -#}
+{% macro parts_of_changed_keys(part, key, week_column='event_week') -%}
+    select parts.*
+    from {{ part }} as parts
+    {%- if is_incremental() %}
+    where parts.{{ key }} in (
+        select {{ key }} from {{ part }} where {{ week_column }} in ({{ changed_weeks() }})
+    )
+    {%- endif %}
+{%- endmacro %}

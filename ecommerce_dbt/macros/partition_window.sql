@@ -15,3 +15,13 @@
     {{ week }} >= {{ window_start(start_offset_days) }}
       and {{ week }} < {{ window_end(end_offset_days) }}
 {%- endmacro %}
+
+{#- The events a run needs to rebuild the sessions starting in [min_week - 7 days, max_week): those with
+    a session, from [min_week - 7 days, max_week + 7 days), so a session crossing into the next week is
+    complete. fct_sessions and int_session_products read the same. -#}
+{% macro session_window_events() -%}
+    select *
+    from {{ ref('fct_events') }}
+    where {{ in_window('event_week', -7, 7) }}
+      and user_session is not null
+{%- endmacro %}

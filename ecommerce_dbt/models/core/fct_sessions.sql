@@ -13,10 +13,7 @@ start in [min_week - 7 days, max_week) from the events of [min_week - 7 days, ma
 session that started last week and crossed into this one is completed, never split or counted twice.
 -#}
 with events as (
-    select *
-    from {{ ref('fct_events') }}
-    where {{ in_window('event_week', -7, 7) }}
-      and user_session is not null
+    {{ session_window_events() }}
 ),
 
 sessions as (

@@ -1,4 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='product_id', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+{%- do ref('fct_weeks') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
 
 {#-
 Type-2 price history: a new version starts whenever a product's price changes from one second to the
@@ -7,18 +8,8 @@ at two prices within one second: the second's price is that of its last event (b
 never share a valid_from. Current attributes (brand, canonical category) are the latest seen. A refresh
 recomputes the products seen in the changed weeks from their weekly price points (int_product_prices).
 -#}
-with touched as (
-    select distinct product_id
-    from {{ ref('int_product_latest') }}
-    where event_week in ({{ changed_weeks() }})
-),
-
-points as (
-    select prices.*
-    from {{ ref('int_product_prices') }} as prices
-    {%- if is_incremental() %}
-    inner join touched on prices.product_id = touched.product_id
-    {%- endif %}
+with points as (
+    {{ parts_of_changed_keys(ref('int_product_prices'), 'product_id') }}
 ),
 
 changes as (
@@ -35,13 +26,8 @@ versions as (
 latest as (
     select product_id, brand, observed_category_id, category_id, category_code
     from (
-        select
-            last_events.*,
-            row_number() over (partition by last_events.product_id order by event_time desc, event_id desc) as recency
-        from {{ ref('int_product_latest') }} as last_events
-        {%- if is_incremental() %}
-        inner join touched on last_events.product_id = touched.product_id
-        {%- endif %}
+        select *, row_number() over (partition by product_id order by event_time desc, event_id desc) as recency
+        from ({{ parts_of_changed_keys(ref('int_product_latest'), 'product_id') }}) as last_events
     ) as ranked
     where recency = 1
 )

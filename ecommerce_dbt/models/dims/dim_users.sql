@@ -1,18 +1,9 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='user_id', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
+{%- do ref('fct_weeks') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
 
 {#- A refresh recomputes the users active in the changed weeks from their weekly parts (all their weeks). -#}
-with touched as (
-    select distinct user_id
-    from {{ ref('int_user_weeks') }}
-    where activity_week in ({{ changed_weeks() }})
-),
-
-weeks as (
-    select parts.*
-    from {{ ref('int_user_weeks') }} as parts
-    {%- if is_incremental() %}
-    inner join touched on parts.user_id = touched.user_id
-    {%- endif %}
+with weeks as (
+    {{ parts_of_changed_keys(ref('int_user_weeks'), 'user_id', 'activity_week') }}
 ),
 
 users as (

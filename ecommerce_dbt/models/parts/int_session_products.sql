@@ -7,16 +7,14 @@ max_week) rebuilds the pairs of sessions starting in [min_week - 7 days, max_wee
 [min_week - 7 days, max_week + 7 days).
 -#}
 with events as (
-    select *
-    from {{ ref('fct_events') }}
-    where {{ in_window('event_week', -7, 7) }}
-      and user_session is not null
+    {{ session_window_events() }}
 ),
 
+-- The sessions this run's fct_sessions rebuild: the same weeks, the same start of each session.
 starts as (
-    select user_session, {{ week_start('min(event_time)') }} as session_week
-    from events
-    group by user_session
+    select session_id as user_session, session_week
+    from {{ ref('fct_sessions') }}
+    where {{ in_window('session_week', -7) }}
 )
 
 select
@@ -34,5 +32,4 @@ select
     max(case when events.event_type = 'purchase' then 1 else 0 end) as purchased
 from events
 inner join starts on events.user_session = starts.user_session
-where {{ in_window('starts.session_week', -7) }}
 group by events.user_session, events.product_id, starts.session_week
