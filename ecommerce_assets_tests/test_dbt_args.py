@@ -1,9 +1,17 @@
 import datetime as dt
 import json
 
+import dagster as dg
 import pytest
 
-from ecommerce_assets.assets.dbt_models import dbt_build_args, dbt_window_vars
+from ecommerce_assets.assets.dbt_models import (
+    DbtBuildConfig,
+    dbt_build_args,
+    dbt_window_vars,
+    history_dbt_models,
+    require_every_week,
+    weekly_dbt_models,
+)
 
 pytestmark = pytest.mark.unit
 UTC = dt.timezone.utc
@@ -20,3 +28,30 @@ def test_window_is_passed_as_half_open_week_range():
 
 def test_no_variables_is_a_plain_build():
     assert dbt_build_args({}) == ["build"]
+
+
+def test_full_refresh_is_passed_to_dbt_build():
+    variables = {"min_week": "2019-09-30", "max_week": "2020-05-04"}
+    assert dbt_build_args(variables, full_refresh=True) == [
+        "build", "--vars", json.dumps(variables, sort_keys=True), "--full-refresh"
+    ]
+    assert dbt_build_args({}, full_refresh=True) == ["build", "--full-refresh"]
+    assert "--full-refresh" not in dbt_build_args(variables)
+
+
+def test_both_dbt_definitions_take_full_refresh_from_run_config_default_off():
+    for assets in (weekly_dbt_models, history_dbt_models):
+        field = assets.op.config_field.config_type.fields["full_refresh"]
+        assert field.default_value is False and "--full-refresh" in field.description
+    assert DbtBuildConfig().full_refresh is False
+
+
+def test_full_refresh_must_cover_every_week():
+    keys = ["2019-09-30", "2019-10-07", "2019-10-14"]
+    require_every_week("2019-09-30", "2019-10-14", keys)  # every week: allowed
+    for first, last in (("2019-10-07", "2019-10-07"), ("2019-09-30", "2019-10-07"), ("2019-10-07", "2019-10-14")):
+        with pytest.raises(dg.Failure) as refused:
+            require_every_week(first, last, keys)
+        assert f"{first}...{last} refused" in refused.value.description
+        assert "2019-09-30...2019-10-14" in refused.value.description  # the range to run instead
+        assert refused.value.allow_retries is False  # a retry would be refused again

@@ -7,15 +7,20 @@
 dbt tests become asset checks. ``dbt_project.yml`` sets ``indirect_selection: buildable``: a test runs only
 where all its parents are built or upstream of what is built, so the dimensions' key tests (which also
 read the facts) run with the dimensions, not with a weekly run that precedes them.
+
+Both take a run config, :class:`DbtBuildConfig`: ``full_refresh: true`` rebuilds the tables from scratch
+(``dbt build --full-refresh``), for weekly models only over every week in one run (see
+:func:`require_every_week`).
 """
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from pydantic import Field
 
 from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL
 from ecommerce_assets.automation import refresh_after_upstream
@@ -54,9 +59,45 @@ def dbt_window_vars(start: dt.datetime, end: dt.datetime) -> dict[str, str]:
     return {"min_week": start.date().isoformat(), "max_week": end.date().isoformat()}
 
 
-def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
-    """``dbt build`` with the run's variables (window, warehouse location) as ``--vars``."""
-    return ["build", "--vars", json.dumps(dict(variables), sort_keys=True)] if variables else ["build"]
+class DbtBuildConfig(dg.Config):
+    """Launchpad config of a dbt asset definition, e.g. ``ops: {weekly_dbt_models: {config: {full_refresh: true}}}``."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description=(
+            "Run `dbt build --full-refresh`: drop and rebuild the incremental tables (and seeds) from their "
+            "sources instead of replacing the run's weeks, e.g. after a model's columns changed "
+            "(on_schema_change='fail' stops an incremental run then). Weekly models: only over every week "
+            "in one run (the model's select keeps the run's weeks only), any other range fails before dbt starts."
+        ),
+    )
+
+
+def dbt_build_args(variables: Mapping[str, Any], full_refresh: bool = False) -> list[str]:
+    """``dbt build`` with the run's variables (window, warehouse location) as ``--vars``, and
+    ``--full-refresh`` when asked for."""
+    args = ["build", "--vars", json.dumps(dict(variables), sort_keys=True)] if variables else ["build"]
+    return [*args, "--full-refresh"] if full_refresh else args
+
+
+def require_every_week(first: str, last: str, partition_keys: Sequence[str]) -> None:
+    """A full refresh of the weekly models must cover every week, in one run.
+
+    ``--full-refresh`` recreates each incremental table from the model's select, and the select keeps the
+    run's window only (the window applies on every run, full or incremental): over a few weeks it would
+    leave a table holding just those weeks. Refused before dbt starts, naming the range to run instead."""
+    if not partition_keys or (first, last) == (partition_keys[0], partition_keys[-1]):
+        return
+    whole = f"{partition_keys[0]}...{partition_keys[-1]}"
+    raise dg.Failure(
+        description=(
+            f"full_refresh over the weeks {first}...{last} refused: a full refresh rebuilds each weekly table "
+            f"from the run's weeks only and would drop every other week. Run it over every week in one run, "
+            f"partition range {whole}, or leave full_refresh off to replace just these weeks."
+        ),
+        metadata={"run_range": f"{first}...{last}", "required_range": whole},
+        allow_retries=False,
+    )
 
 
 def _stream(context: dg.AssetExecutionContext, invocation, warehouse: Warehouse) -> Iterator[Any]:
@@ -107,11 +148,16 @@ COMMON = {"manifest": dbt_project.manifest_path, "project": dbt_project, "pool":
     **COMMON,
 )
 def weekly_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
 ) -> Iterator[Any]:
+    if config.full_refresh:
+        keys = context.partition_key_range
+        require_every_week(keys.start, keys.end, weekly_partitions_def.get_partition_keys())
+        context.log.info(f"Full refresh: the weekly tables are rebuilt from scratch over {keys.start}...{keys.end}.")
     window = context.partition_time_window
     variables = {**dbt_window_vars(window.start, window.end), **warehouse.dbt_vars()}
-    yield from _stream(context, dbt.cli(dbt_build_args(variables), context=context), warehouse)
+    args = dbt_build_args(variables, full_refresh=config.full_refresh)
+    yield from _stream(context, dbt.cli(args, context=context), warehouse)
 
 
 @dbt_assets(
@@ -121,6 +167,7 @@ def weekly_dbt_models(
     **COMMON,
 )
 def history_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
 ) -> Iterator[Any]:
-    yield from _stream(context, dbt.cli(dbt_build_args(warehouse.dbt_vars()), context=context), warehouse)
+    args = dbt_build_args(warehouse.dbt_vars(), full_refresh=config.full_refresh)
+    yield from _stream(context, dbt.cli(args, context=context), warehouse)
