@@ -183,10 +183,18 @@ def _pg(run_as: str | None, args: list[str], check: bool = True) -> None:
 
 
 # -- Dagster's GraphQL API: launch a partition backfill and wait for its runs -------------------------------
-WEEKLY_KEYS = [
-    ["raw_events"], ["clean_events"], ["rejected_events"], ["warehouse_events"], ["staging", "stg_events"],
-    ["core", "fct_events"], ["core", "fct_sessions"], ["core", "fct_daily_user_activity"],
-]
+
+
+def weekly_keys() -> list[list[str]]:
+    """Every weekly asset (the weekly_events_job's selection, dbt seed and weekly parts included), as a
+    backfill through GraphQL names them."""
+    from ecommerce_assets.definitions import defs
+    from ecommerce_assets.jobs import WEEKLY_ASSETS
+
+    return sorted(key.path for key in WEEKLY_ASSETS.resolve(defs.resolve_asset_graph()))
+
+
+WEEKLY_KEYS = weekly_keys()
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
