@@ -48,6 +48,24 @@ class PeakMemory:
         return peak
 
 
+def stop_spark() -> None:
+    """End Spark's session and its gateway JVM in this process.
+
+    A deployed run is its own process, so Spark's JVM ends with the clean run; in process it would stay
+    up (stop() keeps the gateway JVM and its heap) and count in the peak memory of every later stage.
+    """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if (session := SparkSession.getActiveSession() or SparkSession._instantiatedSession) is not None:
+        session.stop()
+    if (gateway := SparkContext._gateway) is not None:
+        gateway.shutdown()
+        gateway.proc.stdin.close()  # the gateway JVM exits when its stdin closes
+        gateway.proc.wait(timeout=60)
+        SparkContext._gateway = SparkContext._jvm = None
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
@@ -164,19 +182,7 @@ def main(argv: list[str]) -> int:
             break
         seconds[name] = time.perf_counter() - began
         if name == "spark clean":
-            # A deployed run is its own process, so Spark's JVM ends with the clean run; here it would
-            # stay up in this process (stop() keeps the gateway JVM and its heap) and count in the peak
-            # memory of every later stage.
-            from pyspark import SparkContext
-            from pyspark.sql import SparkSession
-
-            if (session := SparkSession.getActiveSession() or SparkSession._instantiatedSession) is not None:
-                session.stop()
-            if (gateway := SparkContext._gateway) is not None:
-                gateway.shutdown()
-                gateway.proc.stdin.close()  # the gateway JVM exits when its stdin closes
-                gateway.proc.wait(timeout=60)
-                SparkContext._gateway = SparkContext._jvm = None
+            stop_spark()
         line = f"{name:24} {seconds[name]:8.1f} {rows() / seconds[name]:12,.0f} {memory.take() / 2**30:9.2f} {out_bytes():15,}"
         lines.append(line)
         print(line, flush=True)
