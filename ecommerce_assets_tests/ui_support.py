@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 from ecommerce_assets_tests.browser import FLAGS, chromium
 from ecommerce_assets_tests.services import graphql
 
-VIEWPORT = {"width": 1600, "height": 1000}
+VIEWPORT = {"width": 2560, "height": 1440}  # the whole graph (with the weekly parts) on one screen
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
