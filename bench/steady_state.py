@@ -24,7 +24,7 @@ Prints figures; it is not a test. Three modes:
 Usage (from either tree; ``--code`` picks the code that runs, default the tree this file is in):
 
     .venv/bin/python bench/steady_state.py --scale 0.1                       # N = 1 8 16 30 at 0.1
-    .venv/bin/python bench/steady_state.py --scale 0.1 --code /tmp/before    # another checkout's code
+    .venv/bin/python bench/steady_state.py --scale 0.1 --code ../before     # another checkout's code
     .venv/bin/python bench/steady_state.py --replay --scale 0.1
     .venv/bin/python bench/steady_state.py --full-week-on-history            # week at 1, history at 0.1
     .venv/bin/python bench/steady_state.py --full-week-on-history --scale 0.001 --week-scale 0.01 --n 1 4  # smoke

@@ -195,19 +195,25 @@ def _active_users(m: _Marts) -> go.Figure:
     return _from_zero(fig)
 
 
+def _bar_and_line(x: list[str], bars: tuple[str, list, str], line: tuple[str, list, str],
+                  line_format: str | None = None) -> go.Figure:
+    """Bars on the left axis and a line on the right, each (name, values, axis title), over categories ``x``."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(name=bars[0], x=x, y=bars[1]), secondary_y=False)
+    fig.add_trace(go.Scatter(name=line[0], x=x, y=line[1], mode="lines+markers"), secondary_y=True)
+    fig.update_yaxes(title_text=bars[2], secondary_y=False)
+    fig.update_yaxes(title_text=line[2], secondary_y=True, **({"tickformat": line_format} if line_format else {}), **SECONDARY)
+    fig.update_layout(legend=LEGEND_ON_TOP)
+    _categories(fig.update_xaxes, x)
+    return _from_zero(fig)
+
+
 def _mau(m: _Marts) -> go.Figure:
     mau = _require(_rows(m.con, "select distinct month_start, mau, month_stickiness from marts.mart_active_users order by 1"),
                    "marts.mart_active_users")
-    months = [_month_label(r[0]) for r in mau]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(name="MAU", x=months, y=[r[1] for r in mau]), secondary_y=False)
-    fig.add_trace(go.Scatter(name="stickiness (avg DAU / MAU)", x=months, y=[_number(r[2]) for r in mau],
-                             mode="lines+markers"), secondary_y=True)
-    fig.update_yaxes(title_text="Monthly active users", secondary_y=False)
-    fig.update_yaxes(title_text="Stickiness", tickformat=".0%", secondary_y=True, **SECONDARY)
-    fig.update_layout(legend=LEGEND_ON_TOP)
-    _categories(fig.update_xaxes, months)
-    return _from_zero(fig)
+    return _bar_and_line([_month_label(r[0]) for r in mau],
+                         ("MAU", [r[1] for r in mau], "Monthly active users"),
+                         ("stickiness (avg DAU / MAU)", [_number(r[2]) for r in mau], "Stickiness"), ".0%")
 
 
 def _retention(m: _Marts) -> go.Figure:
@@ -239,16 +245,8 @@ def _tiers(m: _Marts) -> go.Figure:
         "select value_tier, count(*), sum(lifetime_revenue) from marts.mart_customer_value where value_tier <> 'none' "
         "group by 1 order by array_position(['platinum', 'gold', 'silver', 'bronze'], value_tier)",
     ), "marts.mart_customer_value", "buyers")
-    names = [t[0] for t in tiers]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(name="buyers", x=names, y=[t[1] for t in tiers]), secondary_y=False)
-    fig.add_trace(go.Scatter(name="revenue", x=names, y=[_number(t[2]) for t in tiers], mode="lines+markers"),
-                  secondary_y=True)
-    fig.update_yaxes(title_text="Buyers", secondary_y=False)
-    fig.update_yaxes(title_text="Lifetime revenue ($)", secondary_y=True, **SECONDARY)
-    fig.update_layout(legend=LEGEND_ON_TOP)
-    _categories(fig.update_xaxes, names)
-    return _from_zero(fig)
+    return _bar_and_line([t[0] for t in tiers], ("buyers", [t[1] for t in tiers], "Buyers"),
+                         ("revenue", [_number(t[2]) for t in tiers], "Lifetime revenue ($)"))
 
 
 def _monthly_revenue(m: _Marts) -> go.Figure:
