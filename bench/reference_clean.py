@@ -76,11 +76,15 @@ _MOST_COMMON = """
     select source_week, {key}, arg_min({value}, (-n, {value})) as _{value}_{level}
     from (select source_week, {key}, {value}, count(*) as n from events where {value} is not null group by all)
     group by all"""
-# One small map per key level holding both columns, so the events are joined twice, not four times.
-_MAP = """
-{level}_map as (
-    select * from ({brand}) full join ({code}) using (source_week, {key})
-)"""
+# The product's map holds brand and code (one join); the category's only the code, since a brand is
+# never taken from the category (spark/rules.IMPUTATION_LEVELS).
+_MAPS = f"""
+product_map as (
+    select * from ({_MOST_COMMON.format(key="_product_id", value="brand", level="product")})
+    full join ({_MOST_COMMON.format(key="_product_id", value="category_code", level="product")})
+    using (source_week, _product_id)
+),
+category_map as ({_MOST_COMMON.format(key="_category_id", value="category_code", level="category")})"""
 
 CLEAN = f"""
 copy (
@@ -89,10 +93,7 @@ copy (
                brand, _price, _user_id, user_session
         from classified where reject_reason is null
     ),
-    {",".join(_MAP.format(level=level, key=f"_{level}_id",
-                          brand=_MOST_COMMON.format(key=f"_{level}_id", value="brand", level=level),
-                          code=_MOST_COMMON.format(key=f"_{level}_id", value="category_code", level=level))
-              for level in ("product", "category"))},
+    {_MAPS},
     imputed as (
         select e.*,
             case when e.brand is not null then 'observed' when p._brand_product is not null then 'product'
