@@ -154,6 +154,28 @@ def mixed_landing(data: Path, history_scale: float, week_scale: float, week: dt.
     return folder
 
 
+def same_history(mixed: Path, plain: Path, until: Path, week: dt.date) -> bool:
+    """Whether the mixed dumps hold the plain landing's bytes for every day before the week.
+
+    Months before the week's must be equal files; in the week's month both must begin with the days
+    generated before the week (``until``: the header member, then one gzip member per day).
+    """
+    if not (plain / "_generated.json").exists():
+        return False
+    for dump in sorted(mixed.glob("*.csv.gz")):
+        month = dt.datetime.strptime(dump.name[:8], "%Y-%b").date()
+        if month > week:
+            continue
+        a, b = dump.read_bytes(), (plain / dump.name).read_bytes() if (plain / dump.name).exists() else b""
+        if (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) <= week:  # the whole month is before the week
+            if a != b:
+                return False
+        elif not (prefix := (until / dump.name).read_bytes() if (until / dump.name).exists() else b"") \
+                or not (a.startswith(prefix) and b.startswith(prefix)):
+            return False
+    return True
+
+
 def others_now() -> str:
     """Processes outside this benchmark using CPU right now (sampled over 2 s), for the report."""
     def ticks() -> dict[int, tuple[int, str]]:
@@ -201,7 +223,8 @@ def steady_table(res: dict, base: dict | None) -> list[str]:
     n, hist = res["n"], res["history"]
     title = (f"N={n}: week {res['week']} on an empty warehouse" if n == 1 else
              f"N={n}: week {res['week']} on {n - 1} history weeks {hist['first']}..{hist['last']} "
-             f"(loaded in {hist['seconds']:.0f} s, not timed: {', '.join(f'{k} {v:.0f}' for k, v in hist['stages'].items())})")
+             f"(loaded in {hist['seconds']:.0f} s, not timed, {hist['cached']} weeks' lake from the cache: "
+             f"{', '.join(f'{k} {v:.0f}' for k, v in hist['stages'].items())})")
     lines = [title, f"  scale {res['scale_label']}, code {res['code']}, {res['cores']} cores, load average at start {res['load_start']}, at end {res['load_end']}"]
     header = f"  {'stage':16} {'seconds':>8} {'rows':>12} {'peak GiB':>9} {'x N=1':>7} {'others %':>9}"
     lines += [header, "  " + "-" * (len(header) - 2)]
@@ -291,16 +314,22 @@ def main(argv: list[str]) -> int:
     ensure_manifest(code)
     print(f"code {code}; machine before the runs: {others_now()}", flush=True)
 
+    plain = data / f"landing-scale-{scale:g}-seed-{args.seed}"
     if args.full_week_on_history:
         landing = mixed_landing(data, scale, args.week_scale, week, args.seed)
         label = f"{args.week_scale:g} for the week, {scale:g} for the other days"
+        # The history weeks' lines are the plain landing's when the mixed dumps begin with its bytes up to
+        # the week: then their lake folders are the same and the plain landing's cache serves both.
+        history_landing = plain if same_history(landing, plain, data / "pieces" / f"scale-{scale:g}-until-{week}", week) else landing
     else:
-        landing = generated(data / f"landing-scale-{scale:g}-seed-{args.seed}", scale, args.seed, FIRST_DAY, LAST_DAY)
+        landing = history_landing = generated(plain, scale, args.seed, FIRST_DAY, LAST_DAY)
         label = f"{scale:g}"
     # One run folder per invocation: two invocations on the same --data do not meet; removed after each
     # child that succeeded (a failed child's folder stays for a look), unless --keep.
     run = data / f"run-{os.getpid()}"
-    common = {"code": str(code), "landing": str(landing), "run": str(run), "scale_label": label}
+    print(f"history weeks' lake cache: {data / f'history-lake-{history_landing.name}-{lake_code_digest(code)}'}", flush=True)
+    common = {"code": str(code), "landing": str(landing), "run": str(run), "scale_label": label,
+              "lake_cache": str(data / f"history-lake-{history_landing.name}-{lake_code_digest(code)}")}
 
     if args.replay:
         weeks = [FIRST_WEEK + dt.timedelta(days=7 * i) for i in range(min(args.replay_weeks, 31))]
@@ -323,6 +352,37 @@ def main(argv: list[str]) -> int:
             print("\n".join(summary(results)) + "\n", flush=True)
     print(f"machine after: {others_now()}")
     return 0
+
+
+# The lake folders a history week is loaded from (the raw split's parts and line maps, the clean Parquet and
+# the quarantine). Their content depends only on the landing files and the Spark code, not on N or on the
+# warehouse code, so they are cached per landing folder and hard-linked into each N's lake: every N (and
+# a --code run of another checkout with the same Spark code) splits and cleans each history week once.
+LAKE_WEEKS = ["raw/events", "clean/events", "quarantine/events"]
+
+
+def lake_code_digest(code: Path) -> str:
+    """A digest of the code that writes the LAKE_WEEKS folders: a cache made by other rules is not reused."""
+    import hashlib
+
+    package = code / "ecommerce_assets"
+    files = sorted([*(package / "spark").glob("*.py"), package / "raw_split.py", package / "lake.py",
+                    package / "assets" / "raw_events.py", package / "assets" / "clean_events.py"])
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.exists())).hexdigest()[:10]
+
+
+def link_weeks(source: Path, target: Path, weeks: list[str]) -> None:
+    """Hard-link the LAKE_WEEKS folders of ``weeks`` from one lake root to another (published folders only)."""
+    for folder in LAKE_WEEKS:
+        for week in weeks:
+            src = source / folder / f"week={week}"
+            if not src.is_dir():
+                continue
+            dst = target / folder / f"week={week}"
+            staged = dst.with_name(dst.name + ".linking")
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.copytree(src, staged, copy_function=os.link)
+            staged.replace(dst) if not dst.exists() else shutil.rmtree(staged)
 
 
 # -- child: one data folder, in-process materializations ---------------------------------------------
@@ -449,11 +509,21 @@ def child(spec: dict) -> int:
         hist = {"seconds": 0.0, "stages": {}, "first": history[0] if history else None, "last": history[-1] if history else None}
         if history:
             print(f"loading {len(history)} history weeks {history[0]}..{history[-1]} (not timed) ...", flush=True)
-            for stage in [*WEEKLY_STAGES, "history dbt"]:
+            cache = Path(spec["lake_cache"])
+            missing = [w for w in history if not (cache / LAKE_WEEKS[0] / f"week={w}").exists()]
+            for stage in WEEKLY_STAGES[:2]:  # raw split and clean only for the weeks no earlier N left in the cache
+                began = time.perf_counter()
+                if missing:
+                    materialize(stage, missing)
+                hist["stages"][stage] = time.perf_counter() - began
+            link_weeks(lake, cache, missing)
+            link_weeks(cache, lake, [w for w in history if w not in missing])
+            for stage in [*WEEKLY_STAGES[2:], "history dbt"]:
                 began = time.perf_counter()
                 materialize(stage, history)
                 hist["stages"][stage] = time.perf_counter() - began
             hist["seconds"] = sum(hist["stages"].values())
+            hist["cached"] = len(history) - len(missing)
         print(f"timing week {week} ...", flush=True)
         memory.run_peak = 0
         result["load_start"] = load()

@@ -9,7 +9,9 @@ from ecommerce_assets.assets.dbt_models import (
     dbt_build_args,
     dbt_window_vars,
     history_dbt_models,
+    merged,
     require_every_week,
+    week_batches,
     weekly_dbt_models,
 )
 
@@ -55,3 +57,28 @@ def test_full_refresh_must_cover_every_week():
         assert f"{first}...{last} refused" in refused.value.description
         assert "2019-09-30...2019-10-14" in refused.value.description  # the range to run instead
         assert refused.value.allow_retries is False  # a retry would be refused again
+
+
+def test_long_ranges_go_to_dbt_in_batches_of_consecutive_weeks():
+    rows = {"w1": 6, "w2": 6, "w3": 3, "w4": 20, "w5": 1}
+    weeks = ["w1", "w2", "w3", "w4", "w5", "w6"]  # w6: no rows loaded
+    assert week_batches(rows, weeks, 12) == [["w1", "w2"], ["w3"], ["w4"], ["w5", "w6"]]
+    assert week_batches(rows, weeks, 100) == [weeks]
+    assert week_batches({}, weeks[:1], 1) == [["w1"]]
+
+
+def test_batches_report_each_output_once_and_a_check_failed_in_any_batch():
+    key = dg.AssetKey(["core", "fct_events"])
+    first = [dg.Output(1, "fct_events", metadata={"batch": 1}),
+             dg.AssetCheckResult(asset_key=key, check_name="unique", passed=False, metadata={"batch": 1}),
+             dg.AssetCheckResult(asset_key=key, check_name="not_null", passed=True, metadata={"batch": 1})]
+    second = [dg.Output(2, "fct_events", metadata={"batch": 2}),
+              dg.AssetCheckResult(asset_key=key, check_name="unique", passed=True, metadata={"batch": 2}),
+              dg.AssetCheckResult(asset_key=key, check_name="not_null", passed=True, metadata={"batch": 2})]
+    events = merged([first, second])
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    checks = {e.check_name: e for e in events if isinstance(e, dg.AssetCheckResult)}
+    assert [o.value for o in outputs] == [2]
+    assert set(checks) == {"unique", "not_null"} and len(events) == 3
+    assert not checks["unique"].passed and checks["unique"].metadata["batch"].value == 1
+    assert checks["not_null"].passed and checks["not_null"].metadata["batch"].value == 2

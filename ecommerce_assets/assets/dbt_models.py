@@ -2,7 +2,8 @@
 
 * ``weekly_dbt_models`` (dbt tag ``weekly``): staging and the incremental facts, built per weekly partition
   with the window passed as ``--vars``;
-* ``history_dbt_models`` (dbt tag ``history``): dimensions and marts, rebuilt over all history.
+* ``history_dbt_models`` (dbt tag ``history``): dimensions and marts, refreshed for the weeks rebuilt since
+  their last run (``macros/changed_weeks.sql``).
 
 dbt tests become asset checks. ``dbt_project.yml`` sets ``indirect_selection: buildable``: a test runs only
 where all its parents are built or upstream of what is built, so the dimensions' key tests (which also
@@ -11,11 +12,15 @@ read the facts) run with the dimensions, not with a weekly run that precedes the
 Both take a run config, :class:`DbtBuildConfig`: ``full_refresh: true`` rebuilds the tables from scratch
 (``dbt build --full-refresh``), for weekly models only over every week in one run (see
 :func:`require_every_week`).
+
+On DuckDB, a long range of weeks (a backfill in one run) goes to dbt in consecutive batches of about
+``BATCH_ROWS`` raw events (:func:`week_batches`), so the warehouse's memory is that of a few weeks
+whatever the range: at scale 0.1, 29 weeks (40M events) in one dbt build ran out of a 3GB DuckDB limit.
 """
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -27,6 +32,7 @@ from ecommerce_assets.automation import refresh_after_upstream
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.warehouses import Warehouse
+from ecommerce_assets.warehouses.base import WEEK_COUNTS
 
 TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_code_references=True)
 FACTS_DUE = dg.AssetKey(["core", "fct_events"])
@@ -100,17 +106,72 @@ def require_every_week(first: str, last: str, partition_keys: Sequence[str]) -> 
     )
 
 
-def _stream(context: dg.AssetExecutionContext, invocation, warehouse: Warehouse) -> Iterator[Any]:
+# Raw events per dbt build of the weekly models: a full-scale week (~13-18M) is one build, a 31-week
+# backfill at scale 0.1 three.
+BATCH_ROWS = 16_000_000
+
+
+def week_batches(rows_by_week: Mapping[str, int], weeks: Sequence[str], max_rows: int) -> list[list[str]]:
+    """Consecutive weeks grouped so that each group holds at most ``max_rows`` rows (a bigger week alone)."""
+    batches: list[list[str]] = []
+    total = 0
+    for week in weeks:
+        rows = rows_by_week.get(week, 0)
+        if batches and total + rows <= max_rows:
+            batches[-1].append(week)
+            total += rows
+        else:
+            batches.append([week])
+            total = rows
+    return batches
+
+
+def merged(batches: Sequence[Sequence[Any]]) -> list[Any]:
+    """The events of consecutive dbt builds over the same models as those of one build.
+
+    A step may report each output and each check once: a model's output is its last build's, a check is
+    its first failure if any batch failed it, else its last result; other events pass through.
+    """
+    outputs: dict[str, Any] = {}
+    checks: dict[Any, Any] = {}
+    others: list[Any] = []
+    for events in batches:
+        for event in events:
+            if isinstance(event, dg.Output):
+                outputs[event.output_name] = event
+            elif isinstance(event, dg.AssetCheckResult):
+                key = (event.asset_key, event.check_name)
+                if key not in checks or checks[key].passed:
+                    checks[key] = event
+            else:
+                others.append(event)
+    return [*others, *outputs.values(), *checks.values()]
+
+
+def _stream(context: dg.AssetExecutionContext, builds: Sequence[Callable[[], Any]], warehouse: Warehouse) -> Iterator[Any]:
     """dbt's events, each model's materialization with its row count (a weekly model's partition: the
     week's rows). Where the warehouse admits a concurrent reader, dagster-dbt fetches counts and column
     metadata as models finish; DuckDB's file lock admits one process, so there the events wait until dbt
-    has exited and the counts are read then."""
-    events = invocation.stream()
-    if warehouse.concurrent_reads:
-        yield from events.fetch_row_counts().fetch_column_metadata()
+    has exited and the counts are read then. Several invocations (batches of weeks) run one after the
+    other and report as one (:func:`merged`)."""
+    started = []
+
+    def events(build: Callable[[], Any]) -> Any:
+        started.append(build())  # each build starts when the previous one's events are read
+        stream = started[-1].stream()
+        return stream.fetch_row_counts().fetch_column_metadata() if warehouse.concurrent_reads else stream
+
+    if len(builds) > 1:
+        held = merged([list(events(build)) for build in builds])
+    elif warehouse.concurrent_reads:
+        yield from events(builds[0])
         return
-    held = list(events)
-    nodes = invocation.manifest["nodes"]
+    else:
+        held = list(events(builds[0]))
+    if warehouse.concurrent_reads:
+        yield from held
+        return
+    nodes = started[-1].manifest["nodes"]
     weeks = list(context.partition_keys) if context.assets_def.partitions_def else []
     for event in held:
         unique_id = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
@@ -126,7 +187,7 @@ def _stream(context: dg.AssetExecutionContext, invocation, warehouse: Warehouse)
             continue
         # A weekly model's partition is its week: its row count is the week's rows.
         counts = dict(warehouse.query(f"select {week_column}::varchar, count(*) from {relation} "
-                                      f"where {week_column} between '{weeks[0]}' and '{weeks[-1]}' group by 1"))
+                                      f"where {week_column} between ? and ? group by 1", [weeks[0], weeks[-1]]))
         for week in weeks:
             context.add_asset_metadata(
                 {"dagster/row_count": counts.get(week, 0)},
@@ -154,10 +215,26 @@ def weekly_dbt_models(
         keys = context.partition_key_range
         require_every_week(keys.start, keys.end, weekly_partitions_def.get_partition_keys())
         context.log.info(f"Full refresh: the weekly tables are rebuilt from scratch over {keys.start}...{keys.end}.")
-    window = context.partition_time_window
-    variables = {**dbt_window_vars(window.start, window.end), **warehouse.dbt_vars()}
-    args = dbt_build_args(variables, full_refresh=config.full_refresh)
-    yield from _stream(context, dbt.cli(args, context=context), warehouse)
+    weeks = list(context.partition_keys)
+    # Batches for the embedded warehouse, whose memory is the machine's; a warehouse service scales itself.
+    batched = len(weeks) > 1 and not warehouse.concurrent_reads
+    rows = dict(warehouse.query(WEEK_COUNTS.format(p="?"), [weeks[0], _week_after(weeks[-1])])) if batched else {}
+    batches = week_batches({str(week): count for week, count in rows.items()}, weeks, BATCH_ROWS) if batched else [weeks]
+    if len(batches) > 1:
+        context.log.info(f"{len(weeks)} weeks in {len(batches)} dbt builds of at most {BATCH_ROWS:,} raw events: "
+                         + ", ".join(f"{b[0]}...{b[-1]}" for b in batches))
+
+    def build(batch: list[str], first: bool) -> Any:
+        start = dt.datetime.fromisoformat(batch[0])
+        variables = {**dbt_window_vars(start, dt.datetime.fromisoformat(_week_after(batch[-1]))), **warehouse.dbt_vars()}
+        # A full refresh recreates the tables with the first batch's weeks; the next batches add theirs.
+        return dbt.cli(dbt_build_args(variables, full_refresh=config.full_refresh and first), context=context)
+
+    yield from _stream(context, [lambda b=batch, i=i: build(b, i == 0) for i, batch in enumerate(batches)], warehouse)
+
+
+def _week_after(week: str) -> str:
+    return (dt.date.fromisoformat(week) + dt.timedelta(days=7)).isoformat()
 
 
 @dbt_assets(
@@ -170,4 +247,4 @@ def history_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
 ) -> Iterator[Any]:
     args = dbt_build_args(warehouse.dbt_vars(), full_refresh=config.full_refresh)
-    yield from _stream(context, dbt.cli(args, context=context), warehouse)
+    yield from _stream(context, [lambda: dbt.cli(args, context=context)], warehouse)

@@ -1,10 +1,20 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_start', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
 {%- do ref('fct_weeks') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
 
-{#- Population: session x product pairs (a product a session touched), and the users behind the pairs. -#}
+{#- Population: session x product pairs (a product a session touched), and the users behind the pairs.
+    A refresh recomputes whole months (distinct users do not add up): those the changed weeks touch, and
+    any month a pair of a changed week's sessions falls in (a session may run on into the next month). -#}
 with pairs as (
     select *, {{ month_start('first_event_date') }} as month_start
     from {{ ref('int_session_products') }}
+    {%- if is_incremental() %}
+    where {{ month_start('first_event_date') }} in (
+        {{ changed_months() }}
+        union
+        select {{ month_start('first_event_date') }} from {{ ref('int_session_products') }}
+        where session_week in ({{ changed_weeks() }})
+    )
+    {%- endif %}
 )
 
 select
