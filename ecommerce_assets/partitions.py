@@ -7,10 +7,14 @@ drop 2019-10-01..10-05 from the first week.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import dagster as dg
 
 from ecommerce_assets.settings import Settings, add_month, current
+
+# Exactly YYYY-MM-DD: date.fromisoformat also takes 20191007 and 2019-W41-1, which are not partition keys.
+_WEEK_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def weekly_partitions(settings: Settings) -> dg.WeeklyPartitionsDefinition:
@@ -32,7 +36,12 @@ def monthly_partitions(settings: Settings) -> dg.MonthlyPartitionsDefinition:
 
 def week_start(key: str) -> dt.date:
     """Partition key ``YYYY-MM-DD`` (a Monday) -> date; anything else is a clear error."""
-    day = dt.date.fromisoformat(key)
+    try:
+        if not _WEEK_KEY.fullmatch(key):
+            raise ValueError
+        day = dt.date.fromisoformat(key)
+    except (TypeError, ValueError):
+        raise ValueError(f"week partition key {key!r} is not a date YYYY-MM-DD") from None
     if day.weekday() != 0:
         raise ValueError(f"week partition key {key!r} is not a Monday")
     return day

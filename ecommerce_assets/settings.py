@@ -27,6 +27,8 @@ _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/(?P<prefix>[^\s]*?))?/?$")
 _ENDPOINT = re.compile(r"^https?://[^\s/]+(:\d+)?/?$")
 _STAGE = re.compile(r"^@?[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}$")
+# dbt-snowflake writes the database and warehouse into SQL unquoted (relation names, `use warehouse`).
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
 class SettingsError(ValueError):
@@ -216,9 +218,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SNOWFLAKE_PASSWORD", "", _is_set, "warehouse=snowflake: password, or use a key pair."),
     Variable("SNOWFLAKE_PRIVATE_KEY_PATH", "", _key_path, "warehouse=snowflake: PEM private key for key-pair auth (SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if encrypted)."),
     Variable("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "", _is_set, "warehouse=snowflake: passphrase of an encrypted private key."),
-    Variable("SNOWFLAKE_DATABASE", "ECOMMERCE", _text, "warehouse=snowflake: database holding raw, core and marts."),
+    Variable("SNOWFLAKE_DATABASE", "ECOMMERCE", _matching(_IDENTIFIER, "expected an unquoted identifier: letters, digits, _ and $"), "warehouse=snowflake: database holding raw, core and marts."),
     Variable("SNOWFLAKE_ROLE", "", _optional, "warehouse=snowflake: role (empty: the user's default)."),
-    Variable("SNOWFLAKE_WAREHOUSE", "", _optional, "warehouse=snowflake: virtual warehouse (empty: the user's default)."),
+    Variable("SNOWFLAKE_WAREHOUSE", "", _matching(_IDENTIFIER, "expected an unquoted identifier: letters, digits, _ and $", optional=True), "warehouse=snowflake: virtual warehouse (empty: the user's default)."),
     Variable("SNOWFLAKE_HOST", "", _optional, "warehouse=snowflake: host to connect to (empty: derived from the account; set for PrivateLink or a proxy)."),
     Variable("SNOWFLAKE_PORT", "443", _whole(1, "expected a port number"), "warehouse=snowflake: port."),
     Variable("SNOWFLAKE_PROTOCOL", "https", _choice("https", "http"), "warehouse=snowflake: https, or http for a local endpoint."),

@@ -7,6 +7,7 @@ files), so a rerun or an overlapping backfill never doubles rows and a failed lo
 from __future__ import annotations
 
 import datetime as dt
+import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,26 @@ RAW_EVENTS_COLUMNS = """
     user_session varchar,
     loaded_at {ts}{loaded_at_null}
 """
+# Object and file names that go into SQL text where a bind parameter cannot (identifiers, COPY's stage and
+# file list): plain names only, so a hostile one is refused instead of run.
+_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+_LAKE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]*(/[A-Za-z0-9_][A-Za-z0-9_.=-]*)*")
 WEEK_COUNTS = "select event_week, count(*) from raw.events where event_week >= {p} and event_week < {p} group by 1"
+
+
+def sql_name(name: str, what: str) -> str:
+    """``name`` if it is a plain (schema-qualified) object name, else a ValueError naming it."""
+    if not isinstance(name, str) or not _SQL_NAME.fullmatch(name):
+        raise ValueError(f"{what} {name!r} is not a plain SQL name (letters, digits, _ and $, dot-separated)")
+    return name
+
+
+def lake_name(name: str, what: str) -> str:
+    """``name`` if it is a plain lake key or file name (no quote, space, ``..`` or leading ``/``), else a
+    ValueError naming it."""
+    if not isinstance(name, str) or not _LAKE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"{what} {name!r} is not a plain lake name (letters, digits and _ . = - /)")
+    return name
 
 
 @dataclass(frozen=True)
@@ -64,8 +84,9 @@ class Warehouse(dg.ConfigurableResource):
         """Whether another process may query the warehouse while dbt writes it."""
         return True
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query (metadata figures)."""
+    def query(self, sql: str, parameters: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query (metadata figures). Values (weeks, keys) go in ``parameters``, bound
+        to the query's ``?``, never into ``sql``."""
         raise NotImplementedError
 
     def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:

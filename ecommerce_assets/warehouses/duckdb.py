@@ -67,9 +67,9 @@ class DuckDBWarehouse(Warehouse):
             total = connection.execute("select count(*) from raw.events").fetchone()[0]
         return WeeksLoaded(deleted, by_week, total)
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, parameters: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self.connect(read_only=True) as connection:
-            return connection.execute(sql).fetchall()
+            return connection.execute(sql, parameters).fetchall()
 
     def dbt_vars(self) -> dict[str, Any]:
         # The absolute path, since dbt runs from the project folder.

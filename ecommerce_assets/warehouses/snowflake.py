@@ -15,7 +15,7 @@ from dagster_snowflake import SnowflakeResource
 
 from ecommerce_assets.lake import LakeStore
 from ecommerce_assets.settings import Settings
-from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded
+from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded, lake_name, sql_name
 
 
 class SnowflakeWarehouse(Warehouse):
@@ -32,6 +32,13 @@ class SnowflakeWarehouse(Warehouse):
 
     def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
         start, end = weeks[0], weeks[-1] + dt.timedelta(days=7)
+        # Every COPY is built (and its names checked) before anything runs: a bad name changes nothing.
+        copies = []
+        for week in weeks:
+            key = lake.clean_week(week)
+            names = [Path(url).name for url in lake.files(key, ".parquet")]
+            if names:
+                copies.append(_copy_sql(self.stage, key, names))
         with self.snowflake.get_connection() as connection:
             cursor = connection.cursor()
             cursor.execute("create schema if not exists raw")
@@ -43,11 +50,8 @@ class SnowflakeWarehouse(Warehouse):
             try:
                 cursor.execute("delete from raw.events where event_week >= %s and event_week < %s", (start, end))
                 deleted = cursor.fetchone()[0]
-                for week in weeks:
-                    key = lake.clean_week(week)
-                    names = [Path(url).name for url in lake.files(key, ".parquet")]
-                    if names:
-                        cursor.execute(_copy_sql(self.stage, key, names))
+                for copy in copies:
+                    cursor.execute(copy)
                 cursor.execute("update raw.events set loaded_at = current_timestamp() where loaded_at is null")
                 cursor.execute("commit")
             except Exception:
@@ -62,6 +66,7 @@ class SnowflakeWarehouse(Warehouse):
     @contextmanager
     def dashboard_connection(self, tables: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
         """The dashboard's tables (small aggregates) copied into an in-memory DuckDB to render."""
+        tables = [sql_name(table, "dashboard table") for table in tables]
         local = duckdb.connect()
         try:
             with self.snowflake.get_connection() as connection:
@@ -79,9 +84,9 @@ class SnowflakeWarehouse(Warehouse):
 def _copy_sql(stage: str, key: str, names: list[str]) -> str:
     """COPY of one week's published files (the manifest's list, not the folder: S3 may hold an older
     generation's objects until they are deleted). FORCE: a rerun reloads files Snowflake saw before."""
-    listed = ", ".join(f"'{name}'" for name in names)
+    listed = ", ".join(f"'{lake_name(name, 'clean file')}'" for name in names)
     return (
-        f"copy into raw.events from @{stage}/{key}/ files = ({listed}) "
+        f"copy into raw.events from @{sql_name(stage, 'stage')}/{lake_name(key, 'lake key')}/ files = ({listed}) "
         "file_format = (type = parquet) match_by_column_name = case_insensitive force = true"
     )
 
