@@ -15,10 +15,15 @@ from pathlib import Path
 import duckdb
 
 from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES
-from ecommerce_assets.spark.rules import REJECT_REASONS
+from ecommerce_assets.raw_split import MAX_LINE_BYTES
+from ecommerce_assets.spark.rules import REJECT_REASONS, TEXT_MAX_BYTES
 
 _FIELDS = ",\n".join(f"nullif(_f[{i + 1}], '') as {name}" for i, name in enumerate(COLUMNS))
 _EVENT_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+# Spark's trim removes spaces only; DuckDB's trim(x) any Unicode space (a no-break space too).
+_BLANK = "{0} is null or trim({0}, ' ') = ''"
+# As spark/rules._bad_text: a control character, or longer than any real value.
+_BAD_TEXT = f"regexp_matches({{0}}, '[\\x00-\\x1f\\x7f]') or strlen({{0}}) > {TEXT_MAX_BYTES}"
 
 # The Spark rules' reject predicates in DuckDB SQL, by reason; the order of checking is REJECT_REASONS.
 _REJECT_SQL = {
@@ -26,15 +31,18 @@ _REJECT_SQL = {
     "bad_event_time": "_ts is null",
     "outside_week": "_ts < source_week or _ts >= source_week + interval 7 day",
     "unknown_event_type": f"event_type is null or event_type not in ({_EVENT_TYPES})",
-    "missing_product_id": "product_id is null or trim(product_id) = ''",
+    "missing_product_id": _BLANK.format("product_id"),
     "invalid_product_id": "_product_id is null",
-    "missing_category_id": "category_id is null or trim(category_id) = ''",
+    "missing_category_id": _BLANK.format("category_id"),
     "invalid_category_id": "_category_id is null",
-    "missing_user_id": "user_id is null or trim(user_id) = ''",
+    "missing_user_id": _BLANK.format("user_id"),
     "invalid_user_id": "_user_id is null",
-    "missing_price": "price is null or trim(price) = ''",
-    "negative_price": r"regexp_matches(price, '^\s*-')",
+    "missing_price": _BLANK.format("price"),
+    "negative_price": r"regexp_matches(price, '^[ \t]*-')",
     "non_numeric_price": "_price is null",
+    "invalid_category_code": _BAD_TEXT.format("category_code"),
+    "invalid_brand": _BAD_TEXT.format("brand"),
+    "invalid_user_session": _BAD_TEXT.format("user_session"),
 }
 # A reason added to (or dropped from) the Spark rules must not pass here unnoticed.
 if set(_REJECT_SQL) != set(REJECT_REASONS):
@@ -49,8 +57,9 @@ create or replace temp view classified as
 with lines as (
     select column0 as raw_line, filename as source_file, cast(week as date) as source_week,
            string_split(column0, ',') as _f
-    from read_csv($files, columns = {{'column0': 'varchar'}}, delim = '\\x01', quote = '', escape = '',
-                  header = true, auto_detect = false, filename = true, hive_partitioning = true)
+    from read_csv($files, columns = {{'column0': 'varchar'}}, delim = chr(13), new_line = '\\n', quote = '',
+                  escape = '', max_line_size = {MAX_LINE_BYTES + 2}, header = true, auto_detect = false,
+                  filename = true, hive_partitioning = true)
 ), typed as (
     select raw_line, source_file, source_week, len(_f) = {len(COLUMNS)} as _well_formed, {_FIELDS}
     from lines
@@ -157,10 +166,13 @@ def reference_clean(raw_files: list[str], out: Path, temp_dir: Path, memory_limi
         con.execute(CLEAN.format(clean=out / "clean"))
         con.execute(REJECTED.format(rejected=out / "rejected"))
         seconds = time.perf_counter() - started
-        clean = con.execute(f"select count(*) from read_parquet('{out / 'clean'}/*/*.parquet')").fetchone()[0]
-        rejected_files = list((out / "rejected").rglob("*.parquet"))
-        rejected = con.execute("select count(*) from read_parquet($f)", {"f": [str(p) for p in rejected_files]}).fetchone()[0] if rejected_files else 0
-    return {"clean_rows": clean, "rejected_rows": rejected, "seconds": seconds}
+        # Listed, not globbed: a partitioned COPY of no rows writes no file (a week whose rows are all rejected).
+        counts = {}
+        for kind in ("clean", "rejected"):
+            files = [str(p) for p in (out / kind).rglob("*.parquet")]
+            count = con.execute("select count(*) from read_parquet($f)", {"f": files}).fetchone()[0] if files else 0
+            counts[f"{kind}_rows"] = count
+    return {**counts, "seconds": seconds}
 
 
 def compare(spark_clean: Path, reference: Path, temp_dir: Path, memory_limit: str = "3GB") -> int:

@@ -10,6 +10,12 @@ A month is read in blocks of whole lines. A block whose every line is plainly ro
 in the file's month, ASCII or valid UTF-8, no carriage return) is checked by one regular expression
 pass and copied as bytes; any other block goes line by line through the same rules as text, so both
 paths write the same bytes and quarantine the same lines.
+
+What is wrong with one line quarantines that line (its bytes are not UTF-8, it repeats the header, its
+time is unreadable or of another month); what is wrong with the file fails the whole month with a
+``LandingFormatError`` naming the file (and member), and where it can, the line and byte: a damaged or
+truncated archive, a line longer than ``MAX_LINE_BYTES`` (no line breaks), or a file most of whose lines
+belong to another month (its name does not match its content). Nothing of a failed month is published.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ import gzip
 import io
 import re
 import zipfile
+import zlib
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -37,37 +43,58 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
 # this misses (or ``_TIME`` accepts with other digits) sends its block down the line-by-line path.
 _ROUTABLE_LINE = re.compile(rb"^(\d{4}-\d{2}-\d{2}) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC,", re.MULTILINE)
 BLOCK_BYTES = 4 << 20
+# Real lines are ~150 bytes. A "line" this long means the file has no usable line breaks (CR-only, binary,
+# a zero-filled hole): failing beats holding the month in memory. bench/reference_clean.py reads up to it.
+MAX_LINE_BYTES = 16 << 20
+# What a damaged or truncated .gz / .zip raises while it is read (BadGzipFile is an OSError, but other
+# OSErrors, such as a full disk while writing the parts, are not the landing file's fault).
+_DAMAGED = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as ``surrogateescape`` decodes them
 # Lines per raw part: gzip does not split, so several parts let Spark read a week in parallel.
 DEFAULT_PART_ROWS = 1_000_000
 
 
 class LandingFormatError(ValueError):
-    """A landing file is not in the Kaggle format (empty, or wrong header)."""
+    """A landing file cannot be split: empty, wrong header, damaged, no line breaks, or another month's."""
 
 
-@contextmanager
-def open_text(source: LandingFile) -> Iterator[IO[str]]:
-    """Open a ``.csv`` or ``.csv.gz`` dump (local or on S3), or a CSV inside a zip, as text."""
-    with source.open_binary() as raw:
-        yield io.TextIOWrapper(raw, encoding="utf-8", newline="")
+def _where(source: LandingFile) -> str:
+    return f"{source.path}:{source.member}" if source.member else str(source.path)  # path or s3:// URL
+
+
+def _shown(text: str) -> str:
+    """The text with bytes that are not UTF-8 written as ``\\xNN`` (as ``surrogateescape`` decoded them)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _decoded(block: bytes) -> tuple[str, bool]:
+    """The block as text, and whether some of its bytes are not UTF-8 (kept as surrogates, so the lines
+    holding them can be quarantined one by one instead of the block failing)."""
+    try:
+        return block.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return block.decode("utf-8", "surrogateescape"), True
 
 
 def check_header(source: LandingFile, first_line: str | None) -> None:
-    where = f"{source.path}:{source.member}" if source.member else str(source.path)  # path or s3:// URL
     if first_line is None:
-        raise LandingFormatError(f"{where}: file is empty (expected the header line {HEADER!r})")
+        raise LandingFormatError(f"{_where(source)}: file is empty (expected the header line {HEADER!r})")
     found = first_line.rstrip("\r\n").lstrip("\ufeff")
     if found != HEADER:
-        raise LandingFormatError(f"{where}, line 1: header is {found!r}; expected {HEADER!r}")
+        # Binary (a .gz named .csv, say) shown as bytes; at most 200 characters of it either way.
+        shown = found.encode("utf-8", "surrogateescape")[:200] if _UNDECODABLE.search(found) else found[:200]
+        raise LandingFormatError(f"{_where(source)}, line 1: header is {shown!r}; expected {HEADER!r}")
 
 
 def read_header(source: LandingFile) -> str:
-    """Validate a landing file's header and return it."""
+    """Validate a landing file's header and return it. Only the first line is decoded: a bad byte further
+    on is one line's problem, which the split quarantines."""
     try:
-        with open_text(source) as handle:
-            check_header(source, next(handle, None))
-    except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
-        raise LandingFormatError(f"{source.path}: cannot be read as a Kaggle dump: {error}") from None
+        with source.open_binary() as raw:
+            first = raw.readline(len(HEADER) + 8)  # BOM, CRLF; a longer first line fails the check anyway
+    except (OSError, *_DAMAGED) as error:
+        raise LandingFormatError(f"{_where(source)}: cannot be read as a Kaggle dump: {error}") from None
+    check_header(source, _decoded(first)[0] if first else None)
     return HEADER
 
 
@@ -199,11 +226,18 @@ def _after_newlines(data: bytes, count: int) -> int:
     return end + 1
 
 
+class _LineTooLong(Exception):
+    """The line after the last block is longer than ``MAX_LINE_BYTES`` (line break excluded)."""
+
+
 def _blocks(handle: IO[bytes]) -> Iterator[bytes]:
     """The stream in blocks that end with a newline (the last one may not)."""
     rest = b""
     while data := handle.read(BLOCK_BYTES):
         data = rest + data
+        # Only the first line can have begun in an earlier read, so only it can be longer than a block.
+        if len(data) > MAX_LINE_BYTES and data.find(b"\n", 0, MAX_LINE_BYTES + 1) < 0:
+            raise _LineTooLong
         cut = data.rfind(b"\n") + 1
         if cut:
             yield data[:cut]
@@ -219,6 +253,7 @@ class _MonthRouter:
         self.result, self.week_folders, self.bad, self.part_rows = result, week_folders, bad, part_rows
         self.month_prefix = f"{month:%Y-%m}"
         self.line_number = 1  # the header is line 1
+        self.first_outside: tuple[int, str] | None = None  # the first line of another month, and its day
         self.writers: dict[dt.date, _WeekWriter] = {}
         self._week_of_day: dict[str, dt.date | None] = {}
 
@@ -251,7 +286,7 @@ class _MonthRouter:
             try:
                 block.decode("utf-8")
             except UnicodeDecodeError:
-                return False  # the text path raises it with the usual message
+                return False  # the text path quarantines the lines that hold such bytes
         week_of_day: dict[bytes, dt.date] = {}
         for day in set(days):
             week = self.week_of(day.decode())
@@ -283,18 +318,23 @@ class _MonthRouter:
         else:
             self.result.rows_other_weeks += count
 
-    def route_text(self, lines: Iterator[str]) -> None:
-        """Route lines one by one (each with its line ending, as text mode reads them)."""
+    def route_text(self, lines: Iterator[str], undecodable: bool = False) -> None:
+        """Route lines one by one (each with its line ending, as text mode reads them); ``undecodable``:
+        some hold bytes that are not UTF-8 (see ``_decoded``)."""
         result = self.result
         for line in lines:
             self.line_number += 1
             result.rows_read += 1
             text = line.rstrip("\r\n")
             reason = None
-            if not text.strip():
+            if undecodable and _UNDECODABLE.search(text):
+                # Spark would read such bytes as U+FFFD without a word: the line cannot go to the raw layer.
+                reason, text = "invalid_utf8", _shown(text)
+            elif not text.strip():
                 reason = "empty_line"
             elif not (_TIME.fullmatch(text, 0, 23) and text[23:24] == ","):
-                reason = "bad_event_time"
+                # A header inside the file: dumps concatenated, each with its header.
+                reason = "repeated_header" if text.lstrip("\ufeff") == HEADER else "bad_event_time"
             else:
                 day = text[:10]
                 week = self.week_of(day)
@@ -302,6 +342,7 @@ class _MonthRouter:
                     reason = "bad_event_time"
                 elif not day.startswith(self.month_prefix):
                     reason = "outside_source_month"
+                    self.first_outside = self.first_outside or (self.line_number, day)
                 elif week not in self.week_folders:
                     result.rows_other_weeks += 1
                     continue
@@ -323,30 +364,56 @@ def split_month(
     """Route the lines of one monthly dump into the requested weeks' folders.
 
     Lines of weeks not requested are counted and skipped (their own partition reads them); lines whose
-    timestamp is unreadable, or outside the file's month, are written to ``unroutable_folder``.
+    timestamp is unreadable, or outside the file's month, or whose bytes are not UTF-8, are written to
+    ``unroutable_folder``. A file that cannot be split raises ``LandingFormatError`` (see the module).
     """
     result = MonthSplit(source=source)
-    with (
-        source.open_binary() as handle,
-        open(unroutable_folder / "unroutable.csv", "w", encoding="utf-8", newline="") as bad_handle,
-    ):
+    with open(unroutable_folder / "unroutable.csv", "w", encoding="utf-8", newline="") as bad_handle:
         bad = csv.writer(bad_handle)
         bad.writerow(UNROUTABLE_HEADER)
         router = _MonthRouter(result, month, week_folders, bad, part_rows)
+        done = 0  # bytes of the lines routed so far, header included
         try:
-            first = True
-            for block in _blocks(handle):
+            with source.open_binary() as handle:
+                first = True
+                for block in _blocks(handle):
+                    if first:
+                        # The header is read as text mode would (its own line ending, a BOM kept for the check).
+                        text, undecodable = _decoded(block)
+                        lines = io.StringIO(text, newline="")
+                        check_header(source, next(lines, None))
+                        router.route_text(lines, undecodable)
+                        first = False
+                    elif not router.route_block(block):
+                        text, undecodable = _decoded(block)
+                        router.route_text(io.StringIO(text, newline=""), undecodable)
+                    done += len(block)
                 if first:
-                    # The header is read as text mode would (its own line ending, a BOM kept for the check).
-                    lines = io.StringIO(block.decode("utf-8"), newline="")
-                    check_header(source, next(lines, None))
-                    router.route_text(lines)
-                    first = False
-                elif not router.route_block(block):
-                    router.route_text(io.StringIO(block.decode("utf-8"), newline=""))
-            if first:
-                check_header(source, None)
+                    check_header(source, None)
+        except _DAMAGED as error:
+            found = f"; noticed after line {router.line_number} (byte {done} of its content)" if done else ""
+            raise LandingFormatError(f"{_where(source)}: damaged or incomplete ({error}){found}") from None
+        except _LineTooLong:
+            raise LandingFormatError(
+                f"{_where(source)}, line {router.line_number + 1 if done else 1} (byte {done}): no line break within "
+                f"{MAX_LINE_BYTES} bytes; not a line-per-event CSV (CR-only line ends, binary data?)"
+            ) from None
         finally:
             for writer in router.writers.values():
                 writer.close()
+    _check_month(source, month, result, router.first_outside)
     return result
+
+
+def _check_month(
+    source: LandingFile, month: dt.date, result: MonthSplit, first_outside: tuple[int, str] | None
+) -> None:
+    """A few lines of another month are quarantined one by one; a file mostly of another month is not the
+    month's dump (a misnamed or mixed-up file), and quarantining all of it line by line would hide that."""
+    outside = result.unroutable["outside_source_month"]
+    if first_outside and outside > sum(result.rows_by_week.values()) + result.rows_other_weeks:
+        line, day = first_outside
+        raise LandingFormatError(
+            f"{_where(source)}: {outside} of {result.rows_read} lines are not of {month:%Y-%m} (the first, "
+            f"line {line}, is of {day}): the file name does not match its content"
+        )

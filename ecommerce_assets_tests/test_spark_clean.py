@@ -52,6 +52,9 @@ REJECTED = {
     "missing_price": f"{T.format(18)},view,100,{PHONE},,,,500,s",
     "negative_price": f"{T.format(19)},view,100,{PHONE},,,-1.00,500,s",
     "non_numeric_price": f"{T.format(20)},view,100,{PHONE},,,1.234,500,s",
+    "invalid_category_code": f"{T.format(21)},view,100,{PHONE},electronics\x00smartphone,,1.00,500,s",
+    "invalid_brand": f"{T.format(22)},view,100,{PHONE},,{'x' * 256},1.00,500,s",
+    "invalid_user_session": f"{T.format(23)},view,100,{PHONE},,,1.00,500,s\x01",
 }
 
 

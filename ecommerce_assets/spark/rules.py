@@ -19,12 +19,21 @@ from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES, HEADER
 
 PRICE_TYPE = T.DecimalType(12, 2)
 UNKNOWN = "unknown"
+# Free-text fields (category_code, brand, user_session) are ~40 bytes at most in the dumps.
+TEXT_MAX_BYTES = 255
 
 
 def _blank(column: str) -> Column:
     """The text field is absent or only spaces: the value is missing rather than invalid."""
     text = F.col(column)
     return text.isNull() | (F.trim(text) == "")
+
+
+def _bad_text(column: str) -> Column:
+    """A free-text field with a control character (a NUL of a damaged file, ...) or longer than any real
+    value (a 10 MB "session"): nothing downstream should carry it. Null (absent) is fine."""
+    text = F.col(column)
+    return text.rlike(r"[\x00-\x1f\x7f]") | (F.octet_length(text) > TEXT_MAX_BYTES)
 
 
 def _outside_week() -> Column:
@@ -49,8 +58,12 @@ REJECT_RULES: tuple[tuple[str, Callable[[], Column]], ...] = (
     ("missing_user_id", lambda: _blank("user_id")),
     ("invalid_user_id", lambda: F.col("_user_id").isNull()),
     ("missing_price", lambda: _blank("price")),
-    ("negative_price", lambda: F.col("price").rlike(r"^\s*-")),
+    # Spaces and tabs spelled out: Java's \s also matches \x0B, RE2's (the reference's) does not.
+    ("negative_price", lambda: F.col("price").rlike(r"^[ \t]*-")),
     ("non_numeric_price", lambda: F.col("_price").isNull()),
+    ("invalid_category_code", lambda: _bad_text("category_code")),
+    ("invalid_brand", lambda: _bad_text("brand")),
+    ("invalid_user_session", lambda: _bad_text("user_session")),
 )
 REJECT_REASONS = tuple(reason for reason, _ in REJECT_RULES)
 
