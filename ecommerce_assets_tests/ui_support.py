@@ -96,7 +96,8 @@ def materialize_job_partitions(page: Page, job: str, partitions: str, count: int
     expect(dialog.get_by_text(f"{count} partition{'s' if count > 1 else ''}", exact=True)).to_be_visible()
     dialog.get_by_role("button", name=button, exact=True).click()
     view = page.get_by_role("link", name="View", exact=True)
-    expect(view.first).to_have_attribute("href", re.compile(r"^/runs/"))
+    # The launch asks the code server for the run's plan: seconds on a busy 2-core machine, not Playwright's 5.
+    expect(view.first).to_have_attribute("href", re.compile(r"^/runs/"), timeout=60_000)
     return view.first.get_attribute("href")
 
 
