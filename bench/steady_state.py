@@ -434,7 +434,8 @@ def child(spec: dict) -> int:
     import dagster as dg
     import duckdb
     import ecommerce_assets
-    from ecommerce_assets.assets import LAYERS, dbt_models
+    from ecommerce_assets.assets import LAYERS
+    from ecommerce_assets.jobs import STAGES as SELECTIONS
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
 
@@ -452,24 +453,14 @@ def child(spec: dict) -> int:
     lake = run_dir / "lake"
     memory, cpu = PeakMemory(), CpuMeter()
 
-    def selection_of(stage: str) -> dg.AssetSelection:
-        return {
-            "raw split": dg.AssetSelection.assets("raw_events"),
-            "spark clean": dg.AssetSelection.assets("clean_events", "rejected_events"),
-            "warehouse load": dg.AssetSelection.assets("warehouse_events"),
-            "weekly dbt": dg.AssetSelection.assets(*dbt_models.weekly_dbt_models.keys),
-            "history dbt": dg.AssetSelection.assets(*dbt_models.history_dbt_models.keys),
-            "dashboard": dg.AssetSelection.assets("dashboard"),
-        }[stage]
-
     def partitioned(stage: str) -> bool:
-        keys = selection_of(stage).resolve(assets)
+        keys = SELECTIONS[stage].resolve(assets)
         return any(a.partitions_def is not None for a in assets if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys)
 
     def materialize(stage: str, weeks: list[str]) -> None:
         part = partitioned(stage)
         tags = {"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[-1]} if part and len(weeks) > 1 else {}
-        dg.materialize(assets, selection=selection_of(stage), tags=tags, partition_key=weeks[0] if part and len(weeks) == 1 else None,
+        dg.materialize(assets, selection=SELECTIONS[stage], tags=tags, partition_key=weeks[0] if part and len(weeks) == 1 else None,
                        resources=resources, raise_on_error=True, run_config=QUIET)
         if stage == "spark clean":
             stop_spark()

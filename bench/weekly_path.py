@@ -120,7 +120,8 @@ def main(argv: list[str]) -> int:
     import dagster as dg
     import duckdb
 
-    from ecommerce_assets.assets import LAYERS, dashboard, dbt_models
+    from ecommerce_assets.assets import LAYERS, dashboard
+    from ecommerce_assets.jobs import STAGES
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
     from ecommerce_assets.spark.config import spark_config
@@ -155,17 +156,17 @@ def main(argv: list[str]) -> int:
                 spark_seconds.update(session=metadata["spark_session_seconds"].value, spark=metadata["spark_seconds"].value)
 
     stages: list[tuple[str, Callable[[], None], Callable[[], int], Callable[[], int]]] = [
-        ("raw split", lambda: run(dg.AssetSelection.assets("raw_events")),
+        ("raw split", lambda: run(STAGES["raw split"]),
          lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "raw")),
-        ("spark clean", lambda: run(dg.AssetSelection.assets("clean_events", "rejected_events")),
+        ("spark clean", lambda: run(STAGES["spark clean"]),
          lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "clean") + folder_bytes(lake / "quarantine")),
-        ("warehouse load", lambda: run(dg.AssetSelection.assets("warehouse_events")),
+        ("warehouse load", lambda: run(STAGES["warehouse load"]),
          lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
-        ("dbt incremental", lambda: run(dg.AssetSelection.assets(*dbt_models.weekly_dbt_models.keys)),
+        ("dbt incremental", lambda: run(STAGES["weekly dbt"]),
          lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
     ]
     if not args.skip_marts:
-        stages.append(("marts (dbt history)", lambda: run(dg.AssetSelection.assets(*dbt_models.history_dbt_models.keys), partitioned=False),
+        stages.append(("marts (dbt history)", lambda: run(STAGES["history dbt"], partitioned=False),
                        lambda: warehouse_rows("raw.events"), lambda: settings.duckdb_path.stat().st_size))
 
     header = f"{'stage':24} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9} {'output bytes':>15}"

@@ -127,6 +127,23 @@ def spark_standalone(work: Path, cores: int = 1, memory: str = "1g") -> Iterator
             yield master_url
 
 
+@contextmanager
+def spark_worker(master_url: str, work: Path, cores: int = 1, memory: str = "1g") -> Iterator[subprocess.Popen]:
+    """One more Spark standalone worker for ``master_url`` (another machine of the cluster), in its own process
+    group with the executors it launches; yields its process once it has registered."""
+    work.mkdir(parents=True, exist_ok=True)
+    home = spark_home()
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1",
+           "PYSPARK_PYTHON": sys.executable}
+    log = work / "worker.log"
+    with process([str(home / "bin" / "spark-class"), "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                  "--cores", str(cores), "--memory", memory, "--webui-port", str(free_port()),
+                  "--work-dir", str(work / "worker"), master_url], log, env) as worker:
+        wait_until(lambda: "Successfully registered with master" in log.read_text(errors="replace"),
+                   "spark worker", 120, worker, log)
+        yield worker
+
+
 def postgres_bin() -> Path:
     """Where initdb and pg_ctl are (Debian keeps them out of PATH)."""
     found = shutil.which("initdb")
@@ -138,14 +155,35 @@ def postgres_bin() -> Path:
     return versions[-1].parent
 
 
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on 127.0.0.1; ``restart`` stops it (immediate, as a crash would) and
+    starts it again on the same port and data."""
+
+    def __init__(self, folder: Path, port: int, run_as: str | None) -> None:
+        self.folder, self.port, self.run_as = folder, port, run_as
+        self.data, self.log = folder / "pgdata", folder / "postgres.log"
+
+    def start(self) -> None:
+        _pg(self.run_as, [str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-o",
+                          f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off", "start"])
+
+    def stop(self, check: bool = True) -> None:
+        _pg(self.run_as, [str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+            check=check)
+
+    def restart(self, down_seconds: float = 0) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+
 @contextmanager
-def postgres(user: str = "dagster", password: str = "dagster", database: str = "dagster") -> Iterator[int]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1, in its own folder (pytest's tmp_path is private to root,
-    and PostgreSQL will not run as root); yields its port."""
+def postgres_cluster(user: str = "dagster", password: str = "dagster", database: str = "dagster") -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster in its own folder (pytest's tmp_path is private to root, and PostgreSQL will not
+    run as root), with ``database`` created."""
     pg = postgres_bin()
     folder = Path(tempfile.mkdtemp(prefix="ecommerce-pg-"))
     folder.chmod(0o755)
-    data, port = folder / "pgdata", free_port()
     secret = folder / "pwfile"
     secret.write_text(password)
     run_as = _unprivileged()
@@ -155,19 +193,25 @@ def postgres(user: str = "dagster", password: str = "dagster", database: str = "
         uid = pwd.getpwnam(run_as).pw_uid
         shutil.chown(folder, uid)
         shutil.chown(secret, uid)
-    _pg(run_as, [str(pg / "initdb"), "-D", str(data), "-U", user, "--pwfile", str(secret), "-A", "scram-sha-256",
-                 "--no-sync"])
-    log = folder / "postgres.log"
-    _pg(run_as, [str(pg / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-                 f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off", "start"])
+    cluster = PostgresCluster(folder, free_port(), run_as)
+    _pg(run_as, [str(pg / "initdb"), "-D", str(cluster.data), "-U", user, "--pwfile", str(secret),
+                 "-A", "scram-sha-256", "--no-sync"])
+    cluster.start()
     try:
         env = {**os.environ, "PGPASSWORD": password}
         subprocess.run([str(pg / "createdb") if (pg / "createdb").exists() else "createdb", "-h", "127.0.0.1",
-                        "-p", str(port), "-U", user, database], check=True, env=env, capture_output=True)
-        yield port
+                        "-p", str(cluster.port), "-U", user, database], check=True, env=env, capture_output=True)
+        yield cluster
     finally:
-        _pg(run_as, [str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], check=False)
+        cluster.stop(check=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres(user: str = "dagster", password: str = "dagster", database: str = "dagster") -> Iterator[int]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1; yields its port."""
+    with postgres_cluster(user, password, database) as cluster:
+        yield cluster.port
 
 
 def _unprivileged() -> str | None:
