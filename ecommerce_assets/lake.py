@@ -19,21 +19,28 @@ Output is always built in a local staging folder (or, for Spark on a cluster, an
 and published whole. A local lake swaps folders by rename. S3 has no rename, so a partition's objects
 get a fresh generation prefix in their names and the manifest, written last in one PUT, lists the
 current generation's files: readers go through the manifest and see the old week or the new one,
-never a mix; objects of older or abandoned generations are deleted after the switch.
+never a mix; objects of older or abandoned generations are deleted after the switch. Two runs may
+publish the same partition at once (overlapping backfills): a marker object names each generation's
+writer while it publishes, and the clean-up after a switch leaves a generation alone until its writer
+has finished or is gone, so the last manifest written never names objects another run deleted.
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import errno
 import gzip
 import json
+import os
+import re
 import shutil
-import tempfile
+import socket
 import uuid
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +59,12 @@ RAW_SUFFIX = ".csv.gz"
 # generation prefix as its part, so the part's name minus RAW_SUFFIX plus LINE_MAP_SUFFIX finds it.
 LINE_MAP_SUFFIX = ".lines.gz"
 LINE_MAP_COLUMNS = ("part_line", "landing_file", "landing_line")
+# On S3, ``<partition>/_publishing.<generation>`` exists while a writer publishes that generation (objects
+# ``g<generation>-*``); it holds the writer's host and process id.
+PUBLISHING = "_publishing."
+_GENERATION = re.compile(r"^g(?P<generation>[0-9a-f]{12})-")
+# A writer on another host is taken as gone once its marker is this old: no publish takes a day.
+FOREIGN_WRITER_SECONDS = 24 * 3600
 
 
 class MissingLandingFile(FileNotFoundError):
@@ -60,6 +73,11 @@ class MissingLandingFile(FileNotFoundError):
 
 class MissingPartition(FileNotFoundError):
     """A partition an asset reads has not been materialized."""
+
+
+class S3RequestFailed(OSError):
+    """A request of the S3 lake still failing after the client's own retries, said with the object or prefix it
+    was for (botocore's error names only the operation)."""
 
 
 @dataclass(frozen=True)
@@ -195,14 +213,21 @@ class Lake(LakeStore):
             candidate = self.landing / f"{stem}{suffix}"
             if candidate.is_file():
                 return LandingFile(candidate)
+        unreadable = []
         for archive in sorted(self.landing.glob("*.zip")):
-            with zipfile.ZipFile(archive) as opened:
-                for member in opened.namelist():
-                    if Path(member).name == f"{stem}.csv":
-                        return LandingFile(archive, member)
+            try:  # one damaged archive must not hide the months of the others
+                with zipfile.ZipFile(archive) as opened:
+                    names = opened.namelist()
+            except (zipfile.BadZipFile, OSError) as error:
+                unreadable.append(f"{archive.name} ({error})")
+                continue
+            for member in names:
+                if Path(member).name == f"{stem}.csv":
+                    return LandingFile(archive, member)
         expected = " or ".join(str(self.landing / f"{stem}{s}") for s in LANDING_SUFFIXES)
+        damaged = f"; unreadable zip archive(s) there, which may hold it: {', '.join(unreadable)}" if unreadable else ""
         raise MissingLandingFile(
-            f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there"
+            f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there{damaged}"
         )
 
     def read_manifest(self, key: str) -> dict[str, Any]:
@@ -219,11 +244,13 @@ class Lake(LakeStore):
     def local_files(self, keys: list[str], suffix: str | tuple[str, ...]) -> Iterator[dict[str, list[str]]]:
         yield {key: self.files(key, suffix) for key in keys}
 
-    def staging(self, name: str) -> Path:
+    @property
+    def staging_root(self) -> Path:
         # Beside the data, on the same filesystem, so publishing is a rename.
-        path = self.root / "_staging" / f"{name}-{uuid.uuid4().hex[:12]}"
-        path.mkdir(parents=True)
-        return path
+        return self.root / "_staging"
+
+    def staging(self, name: str) -> Path:
+        return make_staging(self.staging_root, name)
 
     def publish(self, staged: Path, key: str, manifest: dict[str, Any]) -> None:
         write_manifest(staged, manifest)
@@ -243,17 +270,32 @@ class S3Lake(LakeStore):
     def object_key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @contextmanager
+    def _request(self, action: str, object_key: str) -> Iterator[None]:
+        """Name the object (or prefix) of a request that still fails after the client's own retries (dagster-aws's
+        client retries 500s, SlowDown and connection errors with backoff: botocore's standard mode)."""
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except (BotoCoreError, ClientError, Boto3Error) as error:
+            raise S3RequestFailed(f"{action} s3://{self.bucket}/{object_key} failed: {error}") from error
+
     def _list(self, key: str) -> list[dict[str, Any]]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.object_key(key) + "/")
-        return [item for page in pages for item in page.get("Contents", [])]
+        prefix = self.object_key(key) + "/"
+        with self._request("listing", prefix):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [item for page in pages for item in page.get("Contents", [])]
 
     def _head(self, key: str) -> dict[str, Any] | None:
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
-        except self.client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        with self._request("reading", self.object_key(key)):
+            try:
+                return self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            except self.client.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
 
     def landing_file(self, month: dt.date) -> LandingFile:
         stem = file_stem(month)
@@ -270,12 +312,13 @@ class S3Lake(LakeStore):
         )
 
     def read_manifest(self, key: str) -> dict[str, Any]:
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(f"{key}/{MANIFEST}"))["Body"]
-        except self.client.exceptions.NoSuchKey:
-            raise MissingPartition(f"{self.url}/{key}/{MANIFEST} not found: materialize this partition first") from None
-        with body:
-            return json.loads(body.read())
+        with self._request("reading", self.object_key(f"{key}/{MANIFEST}")):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(f"{key}/{MANIFEST}"))["Body"]
+            except self.client.exceptions.NoSuchKey:
+                raise MissingPartition(f"{self.url}/{key}/{MANIFEST} not found: materialize this partition first") from None
+            with body:
+                return json.loads(body.read())
 
     def files(self, key: str, suffix: str | tuple[str, ...]) -> list[str]:
         try:
@@ -302,53 +345,121 @@ class S3Lake(LakeStore):
                     # Keep the key's folders (week=...) so hive partitioning still sees them.
                     target = folder / key / url.rsplit("/", 1)[-1]
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    self.client.download_file(self.bucket, split_s3_url(url)[1], str(target))
+                    with self._request("downloading", split_s3_url(url)[1]):
+                        self.client.download_file(self.bucket, split_s3_url(url)[1], str(target))
                     local[key].append(str(target))
             yield local
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
     def staging(self, name: str) -> Path:
-        self.staging_root.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.staging_root))
+        return make_staging(self.staging_root, name)
 
     def publish(self, staged: Path, key: str, manifest: dict[str, Any]) -> None:
-        generation = uuid.uuid4().hex[:12]
-        names = []
-        for path in _data_files(staged, ""):
-            name = f"g{generation}-{path.relative_to(staged).as_posix().replace('/', '-')}"
-            self.upload(path, f"{key}/{name}")
-            names.append(name)
-        self._switch(key, names, manifest)
+        with self._generation(key) as generation:
+            names = []
+            for path in _data_files(staged, ""):
+                name = f"g{generation}-{path.relative_to(staged).as_posix().replace('/', '-')}"
+                self.upload(path, f"{key}/{name}")
+                names.append(name)
+            self._switch(key, names, manifest)
         shutil.rmtree(staged, ignore_errors=True)
 
     def publish_objects(self, staged_prefix: str, key: str, manifest: dict[str, Any]) -> None:
         """Publish objects Spark wrote under an S3 staging prefix (cluster with s3a), by server-side copy."""
+        with self._generation(key) as generation:
+            names = []
+            for item in self._list(staged_prefix):
+                base = item["Key"].rsplit("/", 1)[-1]
+                if base.startswith(("_", ".")):
+                    continue
+                name = f"g{generation}-{base}"
+                with self._request("copying to", self.object_key(f"{key}/{name}")):
+                    self.client.copy_object(
+                        Bucket=self.bucket, Key=self.object_key(f"{key}/{name}"),
+                        CopySource={"Bucket": self.bucket, "Key": item["Key"]},
+                    )
+                names.append(name)
+            self._switch(key, names, manifest)
+
+    @contextmanager
+    def _generation(self, key: str) -> Iterator[str]:
+        """A fresh generation of ``key``, marked as being written by this process. At the end its objects
+        go if no manifest names them (this publish failed, or another run's switched in after it), and the
+        marker goes; best effort: what a failure leaves, the next publish removes once this process is gone."""
         generation = uuid.uuid4().hex[:12]
-        names = []
-        for item in self._list(staged_prefix):
-            base = item["Key"].rsplit("/", 1)[-1]
-            if base.startswith(("_", ".")):
-                continue
-            name = f"g{generation}-{base}"
-            self.client.copy_object(
-                Bucket=self.bucket, Key=self.object_key(f"{key}/{name}"),
-                CopySource={"Bucket": self.bucket, "Key": item["Key"]},
-            )
-            names.append(name)
-        self._switch(key, names, manifest)
+        marker = self.object_key(f"{key}/{PUBLISHING}{generation}")
+        owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
+        with self._request("writing", marker):
+            self.client.put_object(Bucket=self.bucket, Key=marker, Body=owner.encode())
+        try:
+            yield generation
+        finally:
+            with suppress(Exception):
+                current = set(self._current(key))
+                own = [item["Key"] for item in self._list(key)
+                       if (found := _GENERATION.match(item["Key"].rsplit("/", 1)[-1])) and found["generation"] == generation
+                       and item["Key"].rsplit("/", 1)[-1] not in current]
+                self.delete([*own, marker])
+
+    def _current(self, key: str) -> list[str]:
+        try:
+            return self.read_manifest(key).get("files", [])
+        except MissingPartition:
+            return []
 
     def upload(self, path: Path, key: str) -> None:
-        self.client.upload_file(str(path), self.bucket, self.object_key(key))
+        with self._request("uploading", self.object_key(key)):
+            self.client.upload_file(str(path), self.bucket, self.object_key(key))
 
     def _switch(self, key: str, names: list[str], manifest: dict[str, Any]) -> None:
         """The one PUT that makes the new generation current, then removal of what no manifest lists."""
         body = json.dumps({**manifest, "files": sorted(names)}, indent=2, sort_keys=True, default=str)
-        self.client.put_object(
-            Bucket=self.bucket, Key=self.object_key(f"{key}/{MANIFEST}"), Body=body.encode(), ContentType="application/json"
-        )
-        keep = {*names, MANIFEST}
-        self.delete([item["Key"] for item in self._list(key) if item["Key"].rsplit("/", 1)[-1] not in keep])
+        with self._request("writing", self.object_key(f"{key}/{MANIFEST}")):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.object_key(f"{key}/{MANIFEST}"), Body=body.encode(), ContentType="application/json"
+            )
+        self.delete(self._stale(key))
+
+    def _stale(self, key: str) -> list[str]:
+        """The objects of ``key`` that no reader will see again: not named by the current manifest, of a
+        generation whose writer has finished or is gone (its marker too). The listing comes before the
+        manifest is read: a writer that finished after the listing had switched in before that read, so
+        what the current manifest names is never removed."""
+        listed = self._list(key)
+        running = {
+            name[len(PUBLISHING):] for item in listed
+            if (name := item["Key"].rsplit("/", 1)[-1]).startswith(PUBLISHING) and self._writer_running(item)
+        }
+        keep = {MANIFEST, *self._current(key)}
+        stale = []
+        for item in listed:
+            name = item["Key"].rsplit("/", 1)[-1]
+            if name in keep:
+                continue
+            if name.startswith(PUBLISHING):
+                generation = name[len(PUBLISHING):]
+            else:
+                found = _GENERATION.match(name)
+                generation = found["generation"] if found else None
+            if generation not in running:
+                stale.append(item["Key"])
+        return stale
+
+    def _writer_running(self, marker: dict[str, Any]) -> bool:
+        """Whether the writer a marker names may still be publishing: its process on this host runs, or,
+        on another host, the marker is younger than FOREIGN_WRITER_SECONDS."""
+        try:
+            owner = json.loads(self.client.get_object(Bucket=self.bucket, Key=marker["Key"])["Body"].read())
+            host, pid = owner["host"], int(owner["pid"])
+        except self.client.exceptions.NoSuchKey:
+            return False  # the writer finished since the listing
+        except Exception:  # noqa: BLE001 (any failure to read it: keep its generation)
+            return True  # unreadable just now: leave its generation to a later publish
+        if host == socket.gethostname():
+            return pid > 0 and _running(pid)
+        age = dt.datetime.now(dt.UTC) - marker["LastModified"]
+        return age.total_seconds() < FOREIGN_WRITER_SECONDS
 
     def delete_prefix(self, key: str) -> None:
         self.delete([item["Key"] for item in self._list(key)])
@@ -356,21 +467,83 @@ class S3Lake(LakeStore):
     def delete(self, object_keys: list[str]) -> None:
         for start in range(0, len(object_keys), 1000):
             chunk = object_keys[start : start + 1000]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+            with self._request(f"deleting {len(chunk)} object(s) from", chunk[0]):
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
 
 
 def publish(staged: Path, final: Path) -> None:
     """Replace ``final`` with ``staged``: readers see the old folder or the new one, never a half-written one.
 
-    Both live on the same filesystem, so each rename is atomic; a crash between the two renames
-    leaves the previous output under ``<final>.old-*`` rather than losing it.
+    Both live on the same filesystem. An existing ``final`` is swapped with ``staged`` in one atomic
+    exchange, so a run killed at any point leaves a whole week at ``final``; the old copy, now at the
+    staging path, is deleted after. Where the filesystem cannot exchange, two renames: the old copy is
+    moved into the staging folder first (never beside the published weeks, where a ``week=*`` glob
+    would read it), and a crash between the renames leaves it there rather than losing it.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex[:12]}")
+    if final.exists() and _exchange(staged, final):
+        shutil.rmtree(staged, ignore_errors=True)
+        return
     if final.exists():
+        old = staged.parent / _owned("old")
         final.rename(old)
+    else:
+        old = None
     staged.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where that is not available."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # filesystem or kernel without exchange
+    raise OSError(code, os.strerror(code), str(second))
+
+
+# A staging folder's name ends with the host and process that made it (``raw-2019-10-14.host.1234.<id>``):
+# a later run removes what a killed run left there (a full-scale raw week is gigabytes; the kill skipped
+# the run's own cleanup) and never a folder of a run still going, on this host or another sharing the lake.
+_STAGING_OWNER = re.compile(r"^[^.]+\.(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]{12}$")
+
+
+def _owned(name: str) -> str:
+    return f"{name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
+
+
+def make_staging(parent: Path, name: str) -> Path:
+    """A fresh folder under ``parent``, after removing the folders there of processes on this host that
+    no longer run."""
+    parent.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    for entry in parent.iterdir():
+        owner = _STAGING_OWNER.match(entry.name)
+        if owner and owner["host"] == host and not _running(int(owner["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+    path = parent / _owned(name)
+    path.mkdir()
+    return path
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def write_manifest(folder: Path, content: dict[str, Any]) -> None:

@@ -447,6 +447,38 @@ def test_a_damaged_month_fails_the_asset_with_a_clear_message(settings):
     assert not (settings.lake / "raw" / "events").exists() or not any((settings.lake / "raw" / "events").iterdir())
 
 
+@pytest.mark.unit
+def test_a_damaged_zip_hides_no_other_month_and_is_named_when_its_month_is_missing(tmp_path):
+    """Kaggle's download is one zip per dump: a truncated one is skipped while looking for another month,
+    and named (with zipfile's reason) when the month asked for is in no readable file."""
+    from ecommerce_assets.lake import Lake, MissingLandingFile
+
+    landing = tmp_path / "lake" / "landing"
+    landing.mkdir(parents=True)
+    _truncated_zip(landing)  # kaggle.zip: 2019-Oct.csv, central directory gone
+    with zipfile.ZipFile(landing / "nov.zip", "w") as archive:
+        archive.writestr("2019-Nov.csv", HEADER + "\n")
+    lake = Lake(tmp_path / "lake")
+    found = lake.landing_file(dt.date(2019, 11, 1))
+    assert (found.path.name, found.member) == ("nov.zip", "2019-Nov.csv")
+    with pytest.raises(MissingLandingFile, match=r"2019-10 not found: .*unreadable zip archive\(s\) there, which may hold it: "
+                                                 r"kaggle\.zip \(File is not a zip file\)"):
+        lake.landing_file(OCT)
+
+
+@pytest.mark.integration
+def test_a_format_error_fails_the_run_once_without_retries(settings):
+    """A header that is not the dataset's fails the same way on every attempt: the run's retry policy
+    (for a landing zone that is briefly unreachable) is not spent on it."""
+    landing = settings.lake / "landing"
+    landing.mkdir(parents=True)
+    (landing / "2019-Oct.csv").write_text("when,what\n2019-10-22 10:00:00 UTC,view\n")
+    result = materialize_weeks(settings, W.isoformat(), selection=dg.AssetSelection.assets("raw_events"), raise_on_error=False)
+    events = [e.event_type_value for e in result.all_events]
+    assert not result.success and "STEP_UP_FOR_RETRY" not in events and events.count("STEP_FAILURE") == 1
+    assert "2019-Oct.csv" in str(result.failure_data_for_node("raw_events").error.message)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Property: generated lines, mutated, through the split, Spark and the reference.
 

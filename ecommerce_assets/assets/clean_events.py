@@ -5,7 +5,7 @@ from functools import partial
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import preview, weeks_of
+from ecommerce_assets.assets.common import disk_full, preview, weeks_of
 from ecommerce_assets.checks import clean_check_results, clean_check_specs
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource, SparkResource
@@ -41,6 +41,12 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
         counts = clean_weeks(spark, store, weeks, s3a=s3a)
     except FileNotFoundError as error:
         raise dg.Failure(description=str(error)) from None
+    except Exception as error:
+        # Spark's error is pages of Java stack naming neither the disk nor the folder.
+        full = disk_full(error, f"the clean weeks into {store.staging_root} (lake {store.url}), or Spark's scratch space (spark.local.dir)")
+        if full is None:
+            raise
+        raise full from error
     spark_seconds = time.perf_counter() - started - session_seconds
     raw_rows = sum(c.raw_rows for c in counts.values())
     # Each week's own figures on its own materialization, not the run's totals.

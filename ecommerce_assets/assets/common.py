@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 from typing import Any
 
 import dagster as dg
@@ -27,3 +29,20 @@ def preview(rows: list[tuple[Any, ...]], columns: list[str]) -> dg.MetadataValue
     schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in columns])
     records = [dg.TableRecord({name: ("" if v is None else str(v)) for name, v in zip(columns, row)}) for row in rows]
     return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def disk_full(error: BaseException, writing: str) -> dg.Failure | None:
+    """A full disk (or quota) said as such, naming what was being written: an ``OSError`` raised while
+    a step writes is not its input's fault, and Spark's Java error names neither the disk nor the folder.
+    Not retried: a retry seconds later redoes the work to fail the same way."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = f"[Errno {error.errno}] {os.strerror(error.errno)}"
+    else:
+        cause = next((said for said in (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT)) if said in str(error)), None)
+        if cause is None:
+            return None
+    return dg.Failure(
+        description=f"{cause} while writing {writing}: free space on that disk and rerun; the published partitions are unchanged.",
+        metadata={"writing": writing},
+        allow_retries=False,
+    )

@@ -5,7 +5,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import RETRY, weeks_of
+from ecommerce_assets.assets.common import RETRY, disk_full, weeks_of
 from ecommerce_assets.lake import LakeStore, MissingLandingFile
 from ecommerce_assets.partitions import months_overlapping, weekly_partitions_def
 from ecommerce_assets.raw_split import LandingFormatError, split_month
@@ -56,9 +56,12 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
             split = split_month(source, month, stages, unroutable_stage)
         except (MissingLandingFile, LandingFormatError) as error:
             _discard(store, [*stages.values(), unroutable_stage])
-            raise dg.Failure(description=str(error)) from None
+            # The same file fails the same way seconds later: no retry.
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         except read_errors as error:
             _discard(store, [*stages.values(), unroutable_stage])
+            if (full := disk_full(error, f"the raw weeks into {store.staging_root} (lake {store.url})")) is not None:
+                raise full from None
             where = source.name if source else f"the landing zone ({month:%Y-%m})"
             raise dg.Failure(description=f"{where}: reading failed ({error}); the file is damaged, incomplete or unreachable") from None
         store.publish(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL, weeks_of
+from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL, disk_full, weeks_of
 from ecommerce_assets.checks import warehouse_check_result, warehouse_check_specs
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource
@@ -24,7 +24,13 @@ from ecommerce_assets.warehouses import Warehouse
 def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: Warehouse):
     store = lake.lake
     weeks = weeks_of(context)
-    result = warehouse.replace_weeks(store, weeks)
+    try:
+        result = warehouse.replace_weeks(store, weeks)
+    except Exception as error:
+        full = disk_full(error, f"raw.events in the warehouse ({type(warehouse).__name__}; the cause below names the file)")
+        if full is None:
+            raise
+        raise full from error
     for week in weeks:  # each week's own count on its own materialization
         context.add_asset_metadata({"rows_loaded": result.by_week.get(week, 0)}, partition_key=week.isoformat())
     yield dg.MaterializeResult(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ class DuckDBWarehouse(Warehouse):
             connection.close()
 
     def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
+        import duckdb
+
         start, end = weeks[0], weeks[-1] + dt.timedelta(days=7)
         keys = [lake.clean_week(w) for w in weeks]
         with lake.local_files(keys, ".parquet") as local, self.connect() as connection:
@@ -61,7 +63,10 @@ class DuckDBWarehouse(Warehouse):
                     )
                 connection.execute("commit")
             except Exception:
-                connection.execute("rollback")
+                # A commit that failed (a full disk) has ended the transaction already: a second error
+                # from the rollback would hide the one that says why.
+                with suppress(duckdb.TransactionException):
+                    connection.execute("rollback")
                 raise
             by_week = dict(connection.execute(WEEK_COUNTS.format(p="?"), [start, end]).fetchall())
             total = connection.execute("select count(*) from raw.events").fetchone()[0]
