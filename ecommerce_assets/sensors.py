@@ -15,12 +15,32 @@ from ecommerce_assets.settings import current
 
 # The last asset of the weekly graph: a week is done when its facts are built.
 WEEK_DONE = dg.AssetKey(["core", "fct_events"])
+# Dagster's run tags for what a run builds: one partition, or a single-run backfill's range of them.
+PARTITION_TAG = "dagster/partition"
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+def weeks_in_flight(runs: list[dg.DagsterRun], partition_keys: list[str]) -> set[str]:
+    """The weeks that runs not yet finished will build: a run's one partition, or the range of a
+    single-run backfill (whose runs carry the range's tags, not a partition tag, and run the implicit
+    asset job rather than weekly_events_job)."""
+    weeks: set[str] = set()
+    for run in runs:
+        if run.job_name != weekly_events_job.name and WEEK_DONE not in (run.asset_selection or ()):
+            continue
+        tags = run.tags
+        if tags.get(PARTITION_TAG) in partition_keys:
+            weeks.add(tags[PARTITION_TAG])
+        start, end = (tags.get(tag) for tag in RANGE_TAGS)
+        if start in partition_keys and end in partition_keys:
+            weeks.update(partition_keys[partition_keys.index(start) : partition_keys.index(end) + 1])
+    return weeks
 
 
 def next_week_to_replay(
@@ -45,8 +65,8 @@ def history_replay_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
     keys = weekly_partitions_def.get_partition_keys(dynamic_partitions_store=instance)
     materialized = set(instance.get_materialized_partitions(WEEK_DONE))
-    runs = instance.get_runs(dg.RunsFilter(job_name=weekly_events_job.name, statuses=IN_FLIGHT))
-    in_flight = {run.tags.get("dagster/partition") for run in runs} - {None}
+    # Any job's runs: a backfill launched from the UI runs the implicit asset job over a range of weeks.
+    in_flight = weeks_in_flight(list(instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT))), keys)
     week = next_week_to_replay(keys, materialized, in_flight, context.cursor)
     if week is None:
         return dg.SkipReason("no week left to replay after " + (context.cursor or "the start"))
