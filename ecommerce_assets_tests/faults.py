@@ -515,7 +515,7 @@ class Outcome:
         return what + at + (f"; {self.detail}" if self.detail else "")
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """``pid``'s descendants, from /proc."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -533,7 +533,15 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _cmdline(pid: int) -> str:
+def parent(pid: int) -> int:
+    """``pid``'s parent process id, 0 if it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -542,7 +550,7 @@ def _cmdline(pid: int) -> str:
 
 def _program(pid: int) -> str:
     """``java``, ``dbt``, ``python``: the program a process runs (a script's name, not its interpreter's)."""
-    return _program_args(_cmdline(pid).split())[0]
+    return _program_args(cmdline(pid).split())[0]
 
 
 def _program_args(args: list[str]) -> list[str]:
@@ -607,7 +615,7 @@ def _kill(proc: subprocess.Popen, target: str) -> str:
         os.killpg(proc.pid, signal.SIGKILL)
         return ""
     if target == "driver":  # the run's Python process only: what becomes of its JVM or dbt?
-        rest = {p: _program(p) for p in _children(proc.pid) if _alive(p)}
+        rest = {p: _program(p) for p in descendants(proc.pid) if _alive(p)}
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         killed_at, deadline = time.monotonic(), time.monotonic() + 120
@@ -621,7 +629,7 @@ def _kill(proc: subprocess.Popen, target: str) -> str:
               # dagster-dbt runs `dbt --version` first: the build is the one to kill
               "dbt": lambda args: _program_args(args)[0] == "dbt" and "build" in args}[target]
     waited, deadline = time.monotonic(), time.monotonic() + 120
-    while not (found := [p for p in _children(proc.pid) if _alive(p) and (args := _cmdline(p).split()) and wanted(args)]):
+    while not (found := [p for p in descendants(proc.pid) if _alive(p) and (args := cmdline(p).split()) and wanted(args)]):
         if proc.poll() is not None or time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)
             return f"no {target} process: the whole run killed"
@@ -632,7 +640,7 @@ def _kill(proc: subprocess.Popen, target: str) -> str:
             os.kill(pid, signal.SIGKILL)
     again, deadline = False, time.monotonic() + 240
     while proc.poll() is None and time.monotonic() < deadline:
-        again = again or any(p not in found and _alive(p) and wanted(_cmdline(p).split() or ["?"]) for p in _children(proc.pid))
+        again = again or any(p not in found and _alive(p) and wanted(cmdline(p).split() or ["?"]) for p in descendants(proc.pid))
         time.sleep(0.05)
     if proc.poll() is None:
         return f"{target} killed{late}; the run hung (killed after 240 s)"

@@ -600,7 +600,7 @@ def test_every_server_start_in_the_project_is_given_a_loopback_host():
     for path in _project_files():
         lines = path.read_text(errors="replace").splitlines()
         for number, line in enumerate(lines):
-            if "_cmdline(" in line:  # a running process looked up by its command line, not started
+            if "cmdline(" in line:  # a running process looked up by its command line, not started
                 continue
             statement = " ".join(lines[number:number + 3])
             for what, (start, host) in START_SITES.items():

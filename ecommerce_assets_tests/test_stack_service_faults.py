@@ -38,14 +38,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import duckdb
 import pytest
 import requests
 
-from ecommerce_assets_tests.faults import Folder, differences, lake_state, rows_lost, warehouse_state
+from ecommerce_assets_tests.faults import Folder, cmdline, descendants, differences, lake_state, parent, rows_lost, warehouse_state
 from ecommerce_assets_tests.services import spark_worker
 from ecommerce_assets_tests.stack_support import BUCKET, ProductionStack, production_stack
 
@@ -393,41 +392,13 @@ def generation(stack: ProductionStack, partition: str) -> list[str]:
 # -- the processes of a run ---------------------------------------------------------------------------------
 
 
-def _parents() -> dict[int, int]:
-    out = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[int(stat.parent.name)] = int(fields[1])
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def descendants(pid: int) -> list[int]:
-    parents, out, todo = _parents(), [], [pid]
-    while todo:
-        children = [child for child, parent in parents.items() if parent == todo[-1]]
-        todo.pop()
-        out += children
-        todo += children
-    return out
-
-
 def run_worker(stack: ProductionStack) -> int:
     """The run's process: with DefaultRunLauncher, a child that the code server's gRPC API process starts
     (multiprocessing spawn) for each run."""
     code_server = stack.processes["code-server"].pid
-    found = [pid for pid in descendants(code_server) if "spawn_main" in _cmdline(pid)
-             and "api grpc" in _cmdline(_parents().get(pid, 0))]
-    assert len(found) == 1, {pid: _cmdline(pid) for pid in descendants(code_server)}
+    found = [pid for pid in descendants(code_server) if "spawn_main" in cmdline(pid)
+             and "api grpc" in cmdline(parent(pid))]
+    assert len(found) == 1, {pid: cmdline(pid) for pid in descendants(code_server)}
     return found[0]
 
 
@@ -580,8 +551,9 @@ def test_spark_worker_killed_mid_job(stack, reference, tmp_path):
         if killed == "second":
             os.killpg(second.pid, signal.SIGKILL)
         else:
-            [first] = [pid for pid in _parents() if "deploy.worker.Worker" in _cmdline(pid)
-                       and f"--work-dir {workers['first']}" in _cmdline(pid)]
+            # started by this test process (services.spark_standalone)
+            [first] = [pid for pid in descendants(os.getpid()) if "deploy.worker.Worker" in cmdline(pid)
+                       and f"--work-dir {workers['first']}" in cmdline(pid)]
             os.killpg(os.getpgid(first), signal.SIGKILL)
         status, runs = wait_backfill(stack, backfill_id)
         app = executor_log.parent.parent.name
