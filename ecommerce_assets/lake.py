@@ -384,9 +384,12 @@ class S3Lake(LakeStore):
 
     @contextmanager
     def _generation(self, key: str) -> Iterator[str]:
-        """A fresh generation of ``key``, marked as being written by this process. At the end its objects
-        go if no manifest names them (this publish failed, or another run's switched in after it), and the
-        marker goes; best effort: what a failure leaves, the next publish removes once this process is gone."""
+        """A fresh generation of ``key``, marked as being written by this process. At the end the marker
+        goes, then its objects go if the manifest no longer names them (this publish failed, or another
+        run's switched in after it). In that order: a run that switched in after ours either listed our
+        marker and left our objects (we then read its manifest, since we read after removing the marker)
+        or did not and removed them itself. Best effort: what a failure leaves, the next publish removes
+        once this process is gone."""
         generation = uuid.uuid4().hex[:12]
         marker = self.object_key(f"{key}/{PUBLISHING}{generation}")
         owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
@@ -396,11 +399,11 @@ class S3Lake(LakeStore):
             yield generation
         finally:
             with suppress(Exception):
+                self.delete([marker])
                 current = set(self._current(key))
-                own = [item["Key"] for item in self._list(key)
-                       if (found := _GENERATION.match(item["Key"].rsplit("/", 1)[-1])) and found["generation"] == generation
-                       and item["Key"].rsplit("/", 1)[-1] not in current]
-                self.delete([*own, marker])
+                self.delete([item["Key"] for item in self._list(key)
+                             if (found := _GENERATION.match(name := item["Key"].rsplit("/", 1)[-1]))
+                             and found["generation"] == generation and name not in current])
 
     def _current(self, key: str) -> list[str]:
         try:

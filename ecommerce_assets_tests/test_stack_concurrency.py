@@ -404,11 +404,12 @@ def assert_warehouse_is_one_publish_per_week(stack: ProductionStack, landed: dic
 @pytest.mark.parametrize("first", ["A", "B"])
 def test_two_publishes_of_one_week_at_once_leave_it_whole(tmp_path, first):
     """Runs A and B both publish week 2019-10-14 to the S3 lake: both upload, then one switches its manifest
-    in and cleans up, then the other. The stack's runs meet this way only by chance; here always. The
-    manifest written last names objects that all exist, of its own generation only, and nothing else is left."""
+    in, and the other switches in while the first is still cleaning up (between its switch and the removal
+    of its publishing marker). The stack's runs meet this way only by chance; here always. The manifest
+    written last names objects that all exist, of its own generation only, and nothing else is left."""
     import boto3
 
-    from ecommerce_assets.lake import S3Lake
+    from ecommerce_assets.lake import PUBLISHING, S3Lake
 
     key, bucket = "raw/events/week=2019-10-14", "race-lake"
     with moto_server() as endpoint:
@@ -440,6 +441,11 @@ def test_two_publishes_of_one_week_at_once_leave_it_whole(tmp_path, first):
                     assert switched[first].wait(60)
                 super()._switch(*args)
                 switched[self.name].set()
+
+            def delete(self, object_keys: list[str]) -> None:
+                if self.name == first and switched[first].is_set() and any(PUBLISHING in k for k in object_keys):
+                    assert switched[second].wait(60)  # the other run switches in before this one's marker goes
+                super().delete(object_keys)
 
         other = threading.Thread(target=Run("A").publish, args=(staged("A"), key, {"rows": 1}))
         other.start()
