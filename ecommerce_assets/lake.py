@@ -13,7 +13,9 @@ Layout under the lake root (a local folder, or ``s3://bucket/prefix``)::
                                                  their landing file and line
 
 Partitions are named by keys relative to the root (``raw/events/week=2019-10-28``). Every partition
-carries a ``_manifest.json`` with its counts; Spark and DuckDB skip files starting with ``_``.
+carries a ``_manifest.json`` with its counts and the ``generation`` that published it (fresh each time, so a
+reader can tell that a partition was published again while it read); Spark and DuckDB skip files
+starting with ``_``.
 
 Output is always built in a local staging folder (or, for Spark on a cluster, an S3 staging prefix)
 and published whole. A local lake swaps folders by rename. S3 has no rename, so a partition's objects
@@ -73,6 +75,10 @@ class MissingLandingFile(FileNotFoundError):
 
 class MissingPartition(FileNotFoundError):
     """A partition an asset reads has not been materialized."""
+
+
+class PartitionReplaced(RuntimeError):
+    """A partition a run read was published again meanwhile: the run's output could mix both versions."""
 
 
 class S3RequestFailed(OSError):
@@ -253,7 +259,7 @@ class Lake(LakeStore):
         return make_staging(self.staging_root, name)
 
     def publish(self, staged: Path, key: str, manifest: dict[str, Any]) -> None:
-        write_manifest(staged, manifest)
+        write_manifest(staged, {**manifest, "generation": uuid.uuid4().hex[:12]})
         publish(staged, self.path(key))
 
 
@@ -362,7 +368,7 @@ class S3Lake(LakeStore):
                 name = f"g{generation}-{path.relative_to(staged).as_posix().replace('/', '-')}"
                 self.upload(path, f"{key}/{name}")
                 names.append(name)
-            self._switch(key, names, manifest)
+            self._switch(key, names, {**manifest, "generation": generation})
         shutil.rmtree(staged, ignore_errors=True)
 
     def publish_objects(self, staged_prefix: str, key: str, manifest: dict[str, Any]) -> None:
@@ -380,7 +386,7 @@ class S3Lake(LakeStore):
                         CopySource={"Bucket": self.bucket, "Key": item["Key"]},
                     )
                 names.append(name)
-            self._switch(key, names, manifest)
+            self._switch(key, names, {**manifest, "generation": generation})
 
     @contextmanager
     def _generation(self, key: str) -> Iterator[str]:

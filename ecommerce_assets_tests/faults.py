@@ -667,7 +667,7 @@ def _strip_generation(name: str) -> str:
 
 def lake_state(folder: Folder, weeks: tuple[str, ...] = WEEKS) -> dict[str, Any]:
     """Every partition of the weeks (and their month's unroutable lines) as a reader sees it: manifest
-    (without the S3 file list) and rows, read through the lake's own interface (an S3 lake: what the
+    (without the S3 file list and the generation) and rows, read through the lake's own interface (an S3 lake: what the
     manifest lists). A missing partition is ``None``."""
     import duckdb
 
@@ -681,7 +681,7 @@ def lake_state(folder: Folder, weeks: tuple[str, ...] = WEEKS) -> dict[str, Any]
             found = store.read_manifest(key)
         except MissingPartition:
             return None
-        return {k: v for k, v in found.items() if k != "files"}
+        return {k: v for k, v in found.items() if k not in ("files", "generation")}
 
     month = dt.date.fromisoformat(MONTH + "-01")
     keys = {f"unroutable {MONTH}": (store.unroutable_month(month), ".csv")}

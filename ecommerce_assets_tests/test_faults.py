@@ -11,13 +11,20 @@ both lakes, and prints the table; ``ECOMMERCE_FAULTS_SEED`` picks other points h
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import os
 import random
+import shutil
 
 import boto3
+import dagster as dg
 import pytest
 
+from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.lake import RAW_SUFFIX, Lake
 from ecommerce_assets_tests import faults as F
+from ecommerce_assets_tests.helpers import check_results, materialize_weeks
 from ecommerce_assets_tests.services import moto_server
 
 pytestmark = pytest.mark.integration
@@ -161,3 +168,44 @@ def test_staging_left_by_a_dead_process_is_removed_by_the_next_run_and_a_live_on
         folder.mkdir(parents=True)
     fresh = store.staging("raw-2019-10-21")
     assert sorted(p.name for p in store.staging_root.iterdir()) == sorted([fresh.name, *(p.name for p in leftovers[1:])])
+
+
+def test_a_raw_week_published_again_while_spark_reads_it_is_cleaned_again(spark, settings, monkeypatch):
+    """Another run publishes the raw week again (here: shorter by a few lines) after the clean read its
+    manifest and before Spark read its files. The clean notices the new generation, discards what it
+    read, and its step runs again: the published clean week accounts for the new raw week's lines."""
+    from ecommerce_assets.spark import pipeline
+
+    week = "2019-10-07"
+    generate(settings.lake / "landing", 0.0002, parse_months("2019-10"), seed=3)
+    materialize_weeks(settings, week, selection=dg.AssetSelection.assets("raw_events"))
+    store = Lake(settings.lake)
+    key = store.raw_week(dt.date.fromisoformat(week))
+    before = store.read_manifest(key)
+
+    def republish_shorter() -> int:
+        stage = store.staging("republish")
+        for path in store.files(key, ""):
+            shutil.copy(path, stage)
+        part = sorted(stage.glob(f"*{RAW_SUFFIX}"))[0]
+        lines = gzip.decompress(part.read_bytes()).splitlines(keepends=True)
+        part.write_bytes(gzip.compress(b"".join(lines[:-5])))  # the part's last 5 lines go; its line map still holds for the rest
+        store.publish(stage, key, {k: v for k, v in before.items() if k != "generation"} | {"rows": before["rows"] - 5})
+        return before["rows"] - 5
+
+    calls, original = [], pipeline._write_outputs
+
+    def write_outputs(*args, **kwargs):
+        if not calls:
+            calls.append(republish_shorter())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_write_outputs", write_outputs)
+    result = materialize_weeks(settings, week, selection=dg.AssetSelection.assets("clean_events", "rejected_events"))
+
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == 1 and retried[0].step_key == "clean_events", [e.event_type_value for e in result.all_events]
+    raw, clean = store.read_manifest(key), store.read_manifest(store.clean_week(dt.date.fromisoformat(week)))
+    assert raw["rows"] == calls[0] == clean["raw_rows"] == clean["clean_rows"] + clean["duplicates"] + clean["rejected_rows"]
+    assert raw["generation"] != before["generation"]
+    assert all(check_results(result).values()), check_results(result)

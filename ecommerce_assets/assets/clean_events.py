@@ -7,6 +7,7 @@ import dagster as dg
 
 from ecommerce_assets.assets.common import disk_full, preview, weeks_of
 from ecommerce_assets.checks import clean_check_results, clean_check_specs
+from ecommerce_assets.lake import PartitionReplaced
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource, SparkResource
 from ecommerce_assets.spark.config import s3a_lake_url
@@ -39,6 +40,10 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
     s3a = partial(s3a_lake_url, lake.url) if lake.on_s3 and lake.spark_access == "s3a" else None
     try:
         counts = clean_weeks(spark, store, weeks, s3a=s3a)
+    except PartitionReplaced as error:
+        # Another run published a raw week again while this one read it: clean the current version.
+        context.log.warning(str(error))
+        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from error
     except FileNotFoundError as error:
         raise dg.Failure(description=str(error)) from None
     except Exception as error:

@@ -12,14 +12,17 @@ import datetime as dt
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from ecommerce_assets.lake import LINE_MAP_SUFFIX, RAW_SUFFIX, LakeStore, S3Lake
+from ecommerce_assets.lake import LINE_MAP_SUFFIX, RAW_SUFFIX, LakeStore, MissingPartition, PartitionReplaced, S3Lake
 from ecommerce_assets.settings import s3a_url
 from ecommerce_assets.spark.lineage import read_line_maps, with_landing_lines
 from ecommerce_assets.spark.rules import (
@@ -83,10 +86,12 @@ def clean_weeks(
     Spark reads and writes local folders, except on a cluster image with s3a (``s3a`` maps a lake key to
     its s3a:// URL), where it reads the week's objects in place and writes to an S3 staging prefix.
     """
-    counts = {week: WeekCounts(raw_rows=int(lake.read_manifest(lake.raw_week(week))["rows"])) for week in weeks}
+    read = {week: lake.read_manifest(lake.raw_week(week)) for week in weeks}
+    counts = {week: WeekCounts(raw_rows=int(manifest["rows"])) for week, manifest in read.items()}
+    unchanged = partial(_raw_unchanged, lake, read)
     if s3a is not None:
         assert isinstance(lake, S3Lake)
-        _clean_in_place(spark, lake, weeks, counts, s3a)
+        _clean_in_place(spark, lake, weeks, counts, s3a, unchanged)
         return counts
     clean_stage, rejected_stage = lake.staging("clean"), lake.staging("rejected")
     try:
@@ -98,7 +103,8 @@ def clean_weeks(
             line_maps = [p for p in staged if p.endswith(LINE_MAP_SUFFIX)]
             if paths:
                 base = str(Path(paths[0]).parent.parent)  # .../raw/events, above the week=... folders
-                _write_outputs(spark, paths, line_maps, base, str(clean_stage), str(rejected_stage), counts)
+                with unchanged():
+                    _write_outputs(spark, paths, line_maps, base, str(clean_stage), str(rejected_stage), counts)
         for week, week_counts in counts.items():
             manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
             for stage, key in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
@@ -112,8 +118,30 @@ def clean_weeks(
     return counts
 
 
+@contextmanager
+def _raw_unchanged(lake: LakeStore, read: dict[dt.date, dict[str, Any]]) -> Iterator[None]:
+    """Around Spark's read of the raw weeks: if one was published again meanwhile (its manifest's generation
+    changed), Spark may have read files of both versions, or failed on a file that went: PartitionReplaced,
+    whatever Spark raised, so the step can run again on the current version."""
+    try:
+        yield
+    finally:
+        replaced = [week for week, manifest in read.items() if _manifest_or_none(lake, lake.raw_week(week)) != manifest]
+        if replaced:
+            names = ", ".join(lake.raw_week(week) for week in replaced)
+            raise PartitionReplaced(f"{names} published again while this run read it; its output is discarded")
+
+
+def _manifest_or_none(lake: LakeStore, key: str) -> dict[str, Any] | None:
+    try:
+        return lake.read_manifest(key)
+    except MissingPartition:
+        return None
+
+
 def _clean_in_place(
-    spark: SparkSession, lake: S3Lake, weeks: list[dt.date], counts: dict[dt.date, WeekCounts], s3a: Callable[[str], str]
+    spark: SparkSession, lake: S3Lake, weeks: list[dt.date], counts: dict[dt.date, WeekCounts], s3a: Callable[[str], str],
+    unchanged: Callable[[], AbstractContextManager[None]],
 ) -> None:
     """Cluster image with s3a: read the weeks' current objects, write to a staging prefix, publish by copy."""
     paths = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), RAW_SUFFIX)]
@@ -121,9 +149,10 @@ def _clean_in_place(
     staging = f"_staging/clean-{uuid.uuid4().hex[:12]}"
     try:
         if paths:
-            _write_outputs(
-                spark, paths, line_maps, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"), counts
-            )
+            with unchanged():
+                _write_outputs(
+                    spark, paths, line_maps, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"), counts
+                )
         for week, week_counts in counts.items():
             manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
             for kind, key in (("clean", lake.clean_week(week)), ("rejected", lake.rejected_week(week))):
