@@ -151,10 +151,12 @@ def test_rerun_on_s3_is_idempotent(lake_on_s3):
     again = materialize_weeks(settings, *WEEKS)
     assert again.success and all(check_results(again).values())
     after = {key: _manifest(client, key) for key in before}
-    strip = lambda m: {k: v for k, v in m.items() if k != "files"}  # noqa: E731
+    strip = lambda m: {k: v for k, v in m.items() if k not in ("files", "generation")}  # noqa: E731
     assert {k: strip(v) for k, v in after.items()} == {k: strip(v) for k, v in before.items()}
     # A new generation replaced the old one, whose objects are gone.
+    assert all(after[k]["generation"] != before[k]["generation"] for k in before)
     assert all(set(after[k]["files"]).isdisjoint(before[k]["files"]) for k in before)
+    assert all(name.startswith(f"g{after[k]['generation']}-") for k in after for name in after[k]["files"])
     assert len(_objects(client)) == count_before
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         assert con.execute("select count(*) from raw.events").fetchone()[0] == sum(
