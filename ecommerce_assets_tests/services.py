@@ -266,25 +266,3 @@ def graphql(url: str, query: str, variables: dict) -> dict:
     body = response.json()
     assert "errors" not in body, body
     return body["data"]
-
-
-def run_backfill(url: str, keys: list[list[str]], partitions: list[str], timeout: float = 900) -> list[dict]:
-    """Launch a backfill of ``keys`` over ``partitions``; wait until it and its runs finish; return the runs."""
-    launched = graphql(url, LAUNCH, {"params": {
-        "assetSelection": [{"path": key} for key in keys], "partitionNames": partitions, "title": "test backfill",
-    }})["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill = launched["backfillId"]
-    deadline = time.time() + timeout
-    while True:
-        data = graphql(url, STATUS, {"id": backfill, "tag": backfill})
-        status = data["partitionBackfillOrError"]["status"]
-        runs = data["runsOrError"]["results"]
-        if status not in ("REQUESTED", "CANCELING") and runs and all(
-            r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs
-        ):
-            break
-        assert time.time() < deadline, (status, runs)
-        time.sleep(3)
-    assert status in ("COMPLETED", "COMPLETED_SUCCESS"), (status, runs)
-    return runs

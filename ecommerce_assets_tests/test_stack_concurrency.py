@@ -1,4 +1,6 @@
-"""Concurrent use and secrets on the native production stack (``stack_support``): issue 15, items 4 and 6.
+"""The production shape without Docker (``stack_support``: PostgreSQL, an S3 lake on moto, a Spark
+standalone cluster, the gRPC code server, the webserver and the daemon on the deployment's dagster.yaml),
+used concurrently, and its secrets.
 
 One stack for the module, five weekly partitions (2019-09-30 .. 2019-10-28; October landed in the S3 lake),
 started with distinctive secret values in every Dagster process's environment:
@@ -559,6 +561,15 @@ def test_overlapping_backfills_one_writer_whole_weeks_one_result(stack, landed, 
     a, b = first[0], second[0]
     # They did run at once: otherwise this test proves nothing about concurrency.
     assert a["startTime"] < b["endTime"] and b["startTime"] < a["endTime"], (a, b)
+    # The production shape: run history is in PostgreSQL, not in DAGSTER_HOME's files, and the Spark
+    # executors ran on the standalone worker, not in a run's driver.
+    engine = create_engine(stack.postgres_url)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("select run_id, status from runs")).fetchall())
+    engine.dispose()
+    assert stored[a["runId"]] == stored[b["runId"]] == "SUCCESS", stored
+    assert not list(stack.home.glob("history")) and not list(stack.home.rglob("*.db"))
+    assert list((stack.root / "spark" / "worker").glob("app-*"))
 
     # Never two warehouse writers at once, across every run of the instance (the sensor's included).
     intervals = step_intervals(stack, warehouse_steps())

@@ -1,25 +1,30 @@
 """The Dagster UI driven as a user drives it, in the system Chromium through Playwright, against a real
-`dg dev` on 127.0.0.1 over a tiny October 2019 (five weekly partitions):
+`dg dev` on 127.0.0.1 over a tiny October 2019 (five weekly partitions), started as the README says from a
+shell whose PATH lacks the venv; the location loads with no warning, and the runs print no Python warning:
 
 - Lineage shows the whole asset graph (screenshot: docs/asset-graph.png);
 - clean_events' Partitions tab starts with five missing weeks;
 - the automation sensor is switched off in the UI first, so that its mart refreshes do not share the
-  machine's two cores with the runs timed here (test_dagster_dev.py covers the sensor);
+  machine's two cores with the runs here;
 - Jobs -> weekly_events_job -> Materialize all… launches one week (2019-10-07) as one run, then a
   two-week backfill (2019-10-14, 2019-10-21) that runs as ONE run (single-run backfill policy);
 - each week's own figures are on that week's materialization, read back as text on the asset pages and
   equal to the lake's manifests: clean_events raw_rows/clean_rows/duplicates/rejected_rows,
   raw_events rows, warehouse_events rows_loaded and core/fct_events dagster/row_count
-  (screenshot: docs/partitions.png).
+  (screenshot: docs/partitions.png);
+- the automation sensor switched on again catches up on the weeks that landed while it was off: the
+  marts and the dashboard refresh with no further click.
 
 Screenshots go to the test's tmp folder; with ECOMMERCE_UPDATE_DOCS=1 the two above are copied to docs/.
 The page may throw no uncaught JavaScript error."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
+import duckdb
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -34,7 +39,7 @@ from ecommerce_assets_tests.ui_support import (
     open_partition,
     screenshot,
     show_whole_graph,
-    stop_sensor,
+    switch_sensor,
     wait_backfill,
     wait_run,
 )
@@ -70,6 +75,8 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
     with process([str(BIN / "dg"), "dev", "--no-check-yaml", "-h", "127.0.0.1", "-p", str(port)], log, env, ROOT) as server, \
             sync_playwright() as playwright:
         wait_until(lambda: http_ok(f"{base}/server_info"), "dg dev", 240, server, log)
+        at_start = log.read_text()
+        assert [line for line in at_start.splitlines() if "warning" in line.lower()] == [], at_start[-3000:]
         browser = launch(playwright)
         try:
             page = open_page(browser)
@@ -93,7 +100,7 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
             expect(page.get_by_text("Materialized (0)", exact=True)).to_be_visible()
             screenshot(page, shots / "02-clean-events-partitions-before.png")
 
-            stop_sensor(page, "automation_condition_sensor")
+            switch_sensor(page, "automation_condition_sensor", on=False)
 
             # One week through the Materialize dialog: one run.
             run_page = materialize_job_partitions(page, "weekly_events_job", "2019-10-07", 1, "Launch 1 run")
@@ -143,9 +150,18 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
                     expect(metadata_cell(page, "dagster/row_count")).to_have_text(str(clean["clean_rows"]))
                     screenshot(page, shots / "07-fct-events-2019-10-14.png")
             assert min(weekly.values()) > 0, weekly
+            switch_sensor(page, "automation_condition_sensor", on=True)
+            dashboard = data / "reports" / "dashboard.html"
+            wait_until(dashboard.exists, "the automation sensor to refresh the marts and the dashboard", 600, server, log)
             assert errors == [], errors
         finally:
             browser.close()
+    # The runs print no Python warning either (the JVM's own "WARNING: Using incubator modules" line is Java's).
+    assert re.findall(r"\w+Warning: .*", log.read_text()) == []
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        days, events = con.execute("select count(*), sum(events) from marts.mart_daily_kpis").fetchone()
+        facts = con.execute("select count(*) from core.fct_events").fetchone()[0]
+    assert days == 21 and events == facts > 0, (days, events, facts)  # the three weeks' days, every event
     if os.environ.get("ECOMMERCE_UPDATE_DOCS") == "1":
         shutil.copy(lineage, ROOT / "docs" / "asset-graph.png")
         shutil.copy(partitions, ROOT / "docs" / "partitions.png")

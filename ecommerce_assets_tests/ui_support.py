@@ -66,14 +66,14 @@ def show_whole_graph(page: Page) -> None:
 
 
 # -- Automation: a sensor's on/off switch --------------------------------------------------------------------
-def stop_sensor(page: Page, name: str) -> None:
+def switch_sensor(page: Page, name: str, on: bool) -> None:
     nav(page, "Automation")
     page.get_by_role("link", name=name).click()
     page.wait_for_url(re.compile(rf"/sensors/{name}$"))
     switch = page.get_by_role("checkbox")
-    expect(switch).to_be_checked()
+    expect(switch).not_to_be_checked() if on else expect(switch).to_be_checked()
     page.locator("label", has=switch).click()
-    expect(switch).not_to_be_checked()
+    expect(switch).to_be_checked() if on else expect(switch).not_to_be_checked()
 
 
 # -- Materialize: the launch dialog of an asset job ---------------------------------------------------------
