@@ -85,15 +85,22 @@ def materialize_job_partitions(page: Page, job: str, partitions: str, count: int
     page.get_by_role("button", name="Materialize all").click()
     dialog = page.get_by_role("dialog")
     selection = dialog.get_by_placeholder("ex: ")
-    # landing_files (upstream, optional) is never materialized here: the UI asks for a confirmation first.
-    confirm = dialog.get_by_role("button", name="Confirm")
-    expect(confirm.or_(selection).first).to_be_visible()
-    if confirm.is_visible():
-        confirm.click()
+    # landing_files (upstream, optional) is never materialized here: the UI asks for a confirmation first,
+    # or, on a busy machine, over the partitions dialog after it opened. Confirmed whenever it shows.
+    asked = page.get_by_role("dialog").filter(has_text="Are you sure?")
+    page.add_locator_handler(asked, lambda: asked.get_by_role("button", name="Confirm").click())
     expect(dialog.get_by_text(re.compile(r"^Launch runs to materialize \d+ assets$"))).to_be_visible()
-    selection.fill(partitions)
-    selection.press("Enter")
-    expect(dialog.get_by_text(f"{count} partition{'s' if count > 1 else ''}", exact=True)).to_be_visible()
+    chosen = dialog.get_by_text(f"{count} partition{'s' if count > 1 else ''}", exact=True)
+    for attempt in range(3):  # typed again if a confirmation took the focus from the field
+        selection.fill(partitions)
+        selection.press("Enter")
+        try:
+            expect(chosen).to_be_visible()
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+    page.remove_locator_handler(asked)
     dialog.get_by_role("button", name=button, exact=True).click()
     view = page.get_by_role("link", name="View", exact=True)
     # The launch asks the code server for the run's plan: seconds on a busy 2-core machine, not Playwright's 5.
