@@ -71,9 +71,9 @@ def switch_sensor(page: Page, name: str, on: bool) -> None:
     page.get_by_role("link", name=name).click()
     page.wait_for_url(re.compile(rf"/sensors/{name}$"))
     switch = page.get_by_role("checkbox")
-    expect(switch).not_to_be_checked() if on else expect(switch).to_be_checked()
+    expect(switch).to_be_checked(checked=not on)
     page.locator("label", has=switch).click()
-    expect(switch).to_be_checked() if on else expect(switch).not_to_be_checked()
+    expect(switch).to_be_checked(checked=on)
 
 
 # -- Materialize: the launch dialog of an asset job ---------------------------------------------------------
