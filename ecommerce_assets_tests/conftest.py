@@ -24,6 +24,19 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+# Modules that start servers first, pure Python last: with command B's two workers (pytest-xdist, a module at
+# a time each), the long modules that mostly wait on services start early and quick ones fill the end.
+_ORDER = {"stack": 0, "integration": 1, "unit": 2}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank: dict[Path, int] = {}
+    for item in items:
+        marks = [_ORDER[m.name] for m in item.iter_markers() if m.name in _ORDER]
+        rank[item.path] = min([rank.get(item.path, len(_ORDER)), *marks])
+    items.sort(key=lambda item: rank[item.path])  # stable: a module's tests stay together and in order
+
+
 @pytest.fixture(scope="session")
 def spark():
     """The suite's Spark session; in-process materializations reuse it through getOrCreate."""
