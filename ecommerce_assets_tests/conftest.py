@@ -24,9 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-# Modules that start servers first, pure Python last: with command B's two workers (pytest-xdist, a module at
-# a time each), the long modules that mostly wait on services start early and quick ones fill the end.
-_ORDER = {"stack": 0, "integration": 1, "unit": 2}
+# The long modules first, then those that start servers, pure Python last: with command B's two workers
+# (pytest-xdist, a module at a time each), the quick modules fill the gaps at the end.
+_ORDER = {"long": 0, "stack": 1, "integration": 2, "unit": 3}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
