@@ -20,10 +20,28 @@ import requests
 BIN = Path(sys.executable).parent
 
 
+# Ports handed out by free_port: below the kernel's ephemeral range (32768 and up), in a block of this test
+# process's own. With command B's two workers, a port one worker picked and has not bound yet can otherwise
+# be the other's next pick, whose server then fails to bind and its test talks to the first one's.
+_PORTS_FROM, _PORTS_TO = 20000, 32000
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_block = (_PORTS_TO - _PORTS_FROM) // max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
+_next_port = _PORTS_FROM + _worker * _block + (os.getpid() % _block)  # a fresh start each session
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port free on 127.0.0.1 now, never handed out before by this process."""
+    global _next_port
+    first = _PORTS_FROM + _worker * _block
+    for _ in range(_block):
+        port, _next_port = _next_port, first + (_next_port + 1 - first) % _block
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}..{first + _block - 1}")
 
 
 def wait_until(ready: Callable[[], bool], what: str, timeout: float = 120, process: subprocess.Popen | None = None,

@@ -15,6 +15,9 @@ from ecommerce_assets_tests.services import graphql
 
 VIEWPORT = {"width": 2560, "height": 1440}  # the whole graph (with the weekly parts) on one screen
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+# The page's actions wait up to 30 s (open_page); assertions get the same, not Playwright's 5 s: the first
+# page of a UI whose server shares the machine with another test module can take longer.
+expect.set_options(timeout=30_000)
 
 
 def launch(playwright: Playwright) -> Browser:
@@ -41,7 +44,8 @@ def screenshot(page: Page, path: Path) -> Path:
 
 def nav(page: Page, name: str) -> None:
     """Click an entry of the left navigation (Overview, Runs, Catalog, Jobs, Automation, Lineage...)."""
-    page.get_by_role("navigation").get_by_role("link", name=name).click()
+    # A link's name starts with its icon's ("column_lineage Jobs"): the label is matched at the end.
+    page.get_by_role("navigation").get_by_role("link", name=re.compile(rf"\b{re.escape(name)}$")).click()
 
 
 # -- Lineage: the whole asset graph -----------------------------------------------------------------------
