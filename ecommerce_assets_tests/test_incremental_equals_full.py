@@ -25,7 +25,7 @@ from ecommerce_assets.resources import build_resources
 from ecommerce_assets.settings import load_settings
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 
-pytestmark = [pytest.mark.integration, pytest.mark.long]
+pytestmark = pytest.mark.integration
 
 FIRST, LAST = "2019-09-30", "2020-04-27"
 LAKE = dg.AssetSelection.assets("raw_events", "clean_events", "rejected_events")

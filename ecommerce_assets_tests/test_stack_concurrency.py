@@ -56,7 +56,7 @@ from ecommerce_assets_tests.stack_support import (
 )
 
 # The first test's time includes starting the stack (one to two minutes alone on a busy machine).
-pytestmark = [pytest.mark.stack, pytest.mark.long, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
 LOCATION, REPOSITORY = "ecommerce_assets", "__repository__"
 # The stack's weekly partitions: October only, so that the sensor has a week left to request.

@@ -50,7 +50,7 @@ from ecommerce_assets_tests.stack_support import BUCKET, ProductionStack, produc
 
 # The first scenario also starts the stack and runs the no-fault backfill: more than pytest's default 900 s on a
 # busy machine.
-pytestmark = [pytest.mark.stack, pytest.mark.long, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(2400)]
 
 WEEK = "2019-10-07"
 # The stages that use the services failing here (PostgreSQL by every step, S3 by the raw split, the clean and

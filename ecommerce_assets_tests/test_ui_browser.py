@@ -45,7 +45,7 @@ from ecommerce_assets_tests.ui_support import (
 )
 
 # Five to six minutes alone; command B runs another module beside it.
-pytestmark = [pytest.mark.stack, pytest.mark.long, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
 WEEKS = ["2019-09-30", "2019-10-07", "2019-10-14", "2019-10-21", "2019-10-28"]
 
