@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 
 from ecommerce_assets_tests.compose_support import MINIO_INIT, ROOT, compose_config
 from ecommerce_assets_tests.services import free_port, moto_server
@@ -28,6 +29,8 @@ def run_minio_init(environment, endpoint, **extra):
 def test_minio_init_creates_the_lake_bucket_once(environment):
     bucket = environment["ECOMMERCE_LAKE"].removeprefix("s3://").split("/")[0]
     with moto_server() as endpoint:
+        # moto's in-process servers share one store: an earlier module in this worker may have left the bucket.
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
         first = run_minio_init(environment, endpoint)
         assert first.returncode == 0, first.stderr
         assert f"created s3://{bucket}" in first.stdout
