@@ -106,7 +106,8 @@ def fakesnow_server(log: Path) -> Iterator[int]:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """An S3 endpoint URL (moto's server, in this process)."""
+    """An S3 endpoint URL (moto's server, in this process). Every such server of a process shares one store:
+    a test that needs an empty endpoint resets it (POST /moto-api/reset), with no other server in use."""
     from moto.server import ThreadedMotoServer
 
     port = free_port()
