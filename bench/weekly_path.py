@@ -70,6 +70,41 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
 
+def warehouse_tables(path: Path) -> list[tuple[str, int, int]]:
+    """(schema.table, rows, bytes) of each table in the DuckDB file, bytes counted as its storage blocks
+    (tables rarely share one: the sum comes within a block or two of the file's size)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        block = con.execute("select block_size from pragma_database_size()").fetchone()[0]
+        tables = con.execute("select schema_name || '.' || table_name, estimated_size from duckdb_tables() order by 1").fetchall()
+        return [(name, rows, block * con.execute(
+            f"select count(distinct block_id) from pragma_storage_info('{name}') where block_id >= 0").fetchone()[0])
+            for name, rows in tables]
+
+
+def storage_report(root: Path, lake: Path, events: int) -> list[str]:
+    """Bytes per layer beyond the landing files, and per event, at the end of the run."""
+    layers = [("landing (input, not counted)", folder_bytes(lake / "landing")),
+              ("raw parts", folder_bytes(lake / "raw")), ("clean", folder_bytes(lake / "clean")),
+              ("quarantine", folder_bytes(lake / "quarantine"))]
+    duckdb_file = root / "warehouse.duckdb"
+    tables = warehouse_tables(duckdb_file) if duckdb_file.exists() else []
+    by_schema: dict[str, int] = {}
+    for name, _, size in tables:
+        by_schema[name.split(".")[0]] = by_schema.get(name.split(".")[0], 0) + size
+    layers += [(f"warehouse {schema}", size) for schema, size in sorted(by_schema.items())]
+    file_size = duckdb_file.stat().st_size if duckdb_file.exists() else 0
+    layers.append(("warehouse file beyond its tables", max(0, file_size - sum(by_schema.values()))))
+    lines = [f"{'layer':34} {'MB':>10} {'bytes/event':>12}"]
+    lines += [f"{name:34} {size / 1e6:10,.1f} {size / events:12.1f}" for name, size in layers]
+    derived = sum(size for name, size in layers[1:])
+    lines.append(f"{'derived (all but landing)':34} {derived / 1e6:10,.1f} {derived / events:12.1f}")
+    lines.append(f"{'table':34} {'rows':>12} {'MB':>10} {'bytes/event':>12}")
+    lines += [f"{name:34} {rows:12,} {size / 1e6:10,.1f} {size / events:12.1f}" for name, rows, size in tables if size >= 1e6]
+    return lines
+
+
 def landing(root: Path, scale: float, first: dt.date, last_week: dt.date, seed: int) -> Path:
     """The run's lake with its landing files, generated once per (scale, weeks, seed) and reused."""
     lake = root / "lake"
@@ -221,6 +256,7 @@ def main(argv: list[str]) -> int:
     else:
         run_peak = memory.run_peak
     lines.append(f"peak memory of the whole run (PSS of the process tree; --verify's comparison not counted): {run_peak / 2**30:.2f} GiB")
+    lines += ["", f"storage at the end, per raw event ({raw_rows:,}):", *storage_report(root, lake, raw_rows)]
     if args.scale < 1:
         lines.append(f"linear extrapolation to scale 1 of the weekly path: {weekly / args.scale / 60:.1f} min "
                      f"({args.weeks} weeks; fixed costs such as the Spark session start scale too, so this is an upper bound)")

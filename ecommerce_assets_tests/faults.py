@@ -423,9 +423,10 @@ class _Child:
 
             def execute(self, sql, *args, **kwargs):
                 result = self._connection.execute(sql, *args, **kwargs)
-                if sql.startswith("delete from raw.events"):
+                # The table's copy (a lake on S3) or the view's registry of weeks (a local lake).
+                if sql.startswith(("delete from raw.events", "delete from raw.event_weeks")):
                     child.reached("load:deleted")
-                elif sql.startswith("insert into raw.events"):
+                elif sql.startswith(("insert into raw.events", "insert into raw.event_weeks")):
                     child.reached("load:inserted")
                 return result
 

@@ -55,10 +55,12 @@ def test_weekly_tests_read_only_the_run_window(loaded):
     settings = loaded
     built = _rows(settings)
     # Outside week 2: a duplicated event_id in the facts of week 1, and a negative price delivered in week 1.
+    # raw.events is a view over the lake's clean files of the loaded weeks: a file planted there is a row.
+    planted = settings.lake / "clean" / "events" / f"week={W1}" / "planted.parquet"
     with duckdb.connect(str(settings.duckdb_path)) as con:
         con.execute(f"insert into core.fct_events select * from core.fct_events where event_week = '{W1}' limit 1")
-        con.execute(f"insert into raw.events select * replace ('planted' as event_id, -1 as price) "
-                    f"from raw.events where event_week = '{W1}' limit 1")
+        con.execute(f"copy (select * exclude (loaded_at) replace ('planted' as event_id, -1 as price) "
+                    f"from raw.events where event_week = '{W1}' limit 1) to '{planted}' (format parquet)")
     week2 = _run_dbt(settings, run_config={}, partition_key=W2.isoformat())
     assert week2.success
     checks = check_results(week2)
@@ -79,8 +81,7 @@ def test_weekly_tests_read_only_the_run_window(loaded):
     failed = {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
     assert failed == {"unique_fct_events_event_id", "expression_is_true_stg_events_price__price_0"}
 
-    with duckdb.connect(str(settings.duckdb_path)) as con:
-        con.execute("delete from raw.events where event_id = 'planted'")
+    planted.unlink()
     assert _run_dbt(settings, run_config={}, partition_key=W1.isoformat()).success  # week 1 rebuilt: no duplicate
     assert _rows(settings) == built
 

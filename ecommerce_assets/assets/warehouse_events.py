@@ -19,7 +19,11 @@ from ecommerce_assets.warehouses import Warehouse
     kinds={"duckdb", "snowflake"},
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
-    description="`raw.events` in the warehouse: each run replaces exactly its weeks, in one transaction.",
+    description=(
+        "`raw.events` in the warehouse, each run replacing exactly its weeks in one transaction: on DuckDB with "
+        "a local lake, a view over the lake's clean files of the loaded weeks (no second copy of the events); "
+        "elsewhere a table the weeks are copied into."
+    ),
 )
 def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: Warehouse):
     store = lake.lake
@@ -37,6 +41,7 @@ def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, ware
         metadata={
             "table": "raw.events",
             "warehouse": type(warehouse).__name__,
+            "stored_as": warehouse.raw_events_storage(store),
             # The run's figures: rows its weeks held before (replaced) and the table's size after.
             "run": dg.MetadataValue.json({"weeks": len(weeks), "rows_replaced": result.deleted, "table_rows": result.table_rows}),
         }

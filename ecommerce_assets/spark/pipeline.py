@@ -29,6 +29,7 @@ from ecommerce_assets.spark.rules import (
     classify,
     drop_exact_duplicates,
     impute,
+    in_clean_order,
     read_raw,
     rejected_rows,
     shape_clean,
@@ -39,20 +40,24 @@ from ecommerce_assets.spark.rules import (
 # Raw rows per Spark query in a multi-week run: a full-scale week (~13M) is one batch, a 31-week replay
 # at scale 0.1 a few; each batch's imputation maps (one row per product and week) stay small.
 BATCH_ROWS = 16_000_000
+# Unique ids do not dictionary-encode: trying only costs time.
 _NO_DICTIONARY = {"parquet.enable.dictionary#event_id": "false"}
+# The published clean files: zstd (39% smaller than snappy on the same rows), rows in ``in_clean_order``.
+PARQUET_OPTIONS = {"compression": "zstd", **_NO_DICTIONARY}
 _WEEK_FOLDER = re.compile(r"/week=(\d{4}-\d{2}-\d{2})/")
 
 
 def clean_events(
     classified: DataFrame, checkpoint: Callable[[DataFrame], DataFrame] = lambda events: events
 ) -> DataFrame:
-    """Clean events from classified rows: valid rows, de-duplicated, keyed by ``event_id``, imputed, shaped.
+    """Clean events from classified rows: valid rows, de-duplicated, keyed by ``event_id``, imputed, shaped,
+    in the order they are written (``in_clean_order``).
 
     The one composition of the rules, run by ``clean_weeks`` and by the tests. ``checkpoint`` receives
     the de-duplicated events before imputation reads them twice; production persists them there.
     """
-    events = checkpoint(with_event_id(drop_exact_duplicates(valid_rows(classified))))
-    return shape_clean(impute(events))
+    events = checkpoint(drop_exact_duplicates(with_event_id(valid_rows(classified))))
+    return in_clean_order(shape_clean(impute(events)))
 
 
 @dataclass
@@ -172,7 +177,8 @@ def _write_outputs(
 ) -> None:
     """Clean the weeks' raw files into ``clean_out`` and ``rejected_out`` (partitioned by ``week``).
 
-    One query per batch of weeks, one shuffle of the events: valid and rejected rows are counted (an observation on the same query, not a second pass); the quarantine is written by a
+    One query per batch of weeks, one shuffle of the events: valid and rejected rows are counted (an
+    observation on the same query, not a second pass); the quarantine is written by a
     second read only for a batch that has rejected rows, which real dumps rarely do (``line_maps``, the
     parts' line maps, serve that read alone). Weeks go in batches of about ``BATCH_ROWS`` raw rows so
     that the per-week imputation maps stay small.
@@ -195,13 +201,13 @@ def _write_outputs(
         )
         # The de-duplicated events are written once as plain Parquet and read back: imputation reads
         # them twice (a five-column count for its maps, then the join), which from columnar files is
-        # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write.
+        # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write (and a
+        # plan that reads the shuffle twice did not reuse it: Spark ran the read and the shuffle twice).
         # Not named "_...": Spark ignores such a path when reading it back (warning "All paths were
         # ignored"). It is deleted before anything reads clean_out as a whole.
         events_out = f"{clean_out.rstrip('/')}/deduplicated-{index}"
 
         def persisted(events: DataFrame) -> DataFrame:
-            # Unique ids do not dictionary-encode: trying only costs time.
             events.write.mode("overwrite").options(**_NO_DICTIONARY).parquet(events_out)
             return spark.read.parquet(events_out)
 
@@ -209,7 +215,7 @@ def _write_outputs(
             (
                 clean_events(observed, checkpoint=persisted)
                 .write.mode("append")
-                .options(**_NO_DICTIONARY)
+                .options(**PARQUET_OPTIONS)
                 .partitionBy("week")
                 .parquet(clean_out)
             )
@@ -237,6 +243,7 @@ def _write_rejected(
         with_landing_lines(rejected, read_line_maps(spark, line_maps))
         .withColumn("week", F.col("source_week").cast("string"))
         .write.mode("append")
+        .option("compression", "zstd")
         .partitionBy("week")
         .parquet(rejected_out)
     )

@@ -1,8 +1,8 @@
 """The cleaning rules as pure DataFrame transforms: parsing, typing, reject reasons, de-duplication, imputation.
 
 Order of work (composed by ``pipeline.clean_events``): classify every row (first failing rule gives its
-``reject_reason``), split valid from rejected, drop exact duplicates among valid rows, derive a
-deterministic ``event_id``, impute brand (from the product) and category_code (from the product, then
+``reject_reason``), split valid from rejected, key valid rows by a deterministic ``event_id`` (the line's
+MD5), drop exact duplicates, impute brand (from the product) and category_code (from the product, then
 the category), derive the calendar columns. Every input row ends clean, duplicate or rejected. No
 Dagster here.
 """
@@ -161,20 +161,24 @@ def valid_rows(classified: DataFrame) -> DataFrame:
     )
 
 
-def drop_exact_duplicates(valid: DataFrame) -> DataFrame:
+def with_event_id(valid: DataFrame) -> DataFrame:
+    """Replace the delivered line by its MD5, ``event_id``: a stable key across reruns (the line is unique
+    once exact copies are dropped), and 32 characters to carry instead of the ~130 of the line, through
+    the de-duplication's shuffle too."""
+    return valid.withColumn("event_id", F.md5("raw_line")).drop("raw_line")
+
+
+def drop_exact_duplicates(events: DataFrame) -> DataFrame:
     """Keep one copy of rows whose delivered text is identical (the dumps carry ~0.34% such copies).
 
-    Rows are shuffled once, by (week, product): identical lines share their product, so the copies meet
-    in one partition. Every column is a function of the line and its week, so ``distinct`` on all of
-    them is the exact de-duplication, done by hashing (``dropDuplicates`` would sort the rows).
+    Rows are shuffled once, by (week, user): identical lines share their user, so the copies meet in one
+    partition, and each user's events end in one partition, where the write orders them by user and time
+    (``in_clean_order``): that order is what makes the clean files compress. Two rows are equal exactly when
+    their lines are (``event_id`` is the line's MD5, every other column a function of the line and its
+    week), so ``distinct`` on all columns is the exact de-duplication, done by hashing within the
+    partitions (``dropDuplicates`` would sort the rows).
     """
-    return valid.repartition("source_week", "_product_id").distinct()
-
-
-def with_event_id(events: DataFrame) -> DataFrame:
-    """Replace the delivered line by its MD5, ``event_id``: the line is unique after de-duplication, so
-    its hash is a stable key across reruns, and later steps carry 32 characters instead of the line."""
-    return events.withColumn("event_id", F.md5("raw_line")).drop("raw_line")
+    return events.repartition("source_week", "_user_id").distinct()
 
 
 def _most_common(stats: DataFrame, key: str, value: str, alias: str) -> DataFrame:
@@ -258,5 +262,21 @@ def shape_clean(imputed: DataFrame) -> DataFrame:
         F.col("_price").alias("price"),
         F.col("_user_id").alias("user_id"),
         "user_session",
-        F.col("source_week").cast("string").alias("week"),
+        # A date: its folder name is the same as a string's, and it sorts as a number (in_clean_order).
+        F.col("source_week").alias("week"),
     )
+
+
+def in_clean_order(clean: DataFrame) -> DataFrame:
+    """Order the rows of each partition as they are written: by week, user, time, then event_id (so a rerun
+    writes the same rows in the same order). Sessions, users and times then come in long runs, which
+    makes zstd's files 13% smaller.
+
+    User and time go into one long, ``user_id * 2^20 + second of the week`` (event times are whole
+    seconds, and a week has fewer than 2^20): Spark compares two numbers per row where comparing the four
+    columns made the sort cost a third of the write. A user_id from 2^43 (none in the dumps) has no key
+    and sorts first: the order serves compression, not correctness.
+    """
+    second = F.unix_seconds(F.col("event_time").cast("timestamp")) - F.unix_seconds(F.col("week").cast("timestamp"))
+    user_second = F.when(F.col("user_id") < 1 << 43, F.col("user_id") * (1 << 20) + second)
+    return clean.sortWithinPartitions("week", user_second, "event_id")

@@ -93,6 +93,10 @@ class Warehouse(dg.ConfigurableResource):
         """Make raw.events hold exactly the lake's clean rows for ``weeks`` (consecutive), atomically."""
         raise NotImplementedError
 
+    def raw_events_storage(self, lake: LakeStore) -> str:
+        """How raw.events holds the rows of ``lake``, in words for the asset's metadata."""
+        return "a table: the weeks' clean rows copied into the warehouse"
+
     def dbt_vars(self) -> dict[str, Any]:
         """dbt ``--vars`` that profiles.yml reads for this kind (none where the environment suffices)."""
         return {}

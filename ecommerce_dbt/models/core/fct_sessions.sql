@@ -16,20 +16,38 @@ with events as (
     {{ session_window_events() }}
 ),
 
-sessions as (
+{#- Per session and product first: the session's distinct products are then rows. #}
+session_products as (
     select
-        user_session as session_id,
+        user_session,
+        product_id,
         min(user_id) as user_id,
-        min(event_time) as session_start,
-        max(event_time) as session_end,
+        min(event_time) as first_time,
+        max(event_time) as last_time,
         count(*) as events,
         count(case when event_type = 'view' then 1 end) as views,
         count(case when event_type = 'cart' then 1 end) as carts,
         count(case when event_type = 'remove_from_cart' then 1 end) as removals,
         count(case when event_type = 'purchase' then 1 end) as purchases,
-        count(distinct product_id) as products,
         sum(revenue) as revenue
     from events
+    group by user_session, product_id
+),
+
+sessions as (
+    select
+        user_session as session_id,
+        min(user_id) as user_id,
+        min(first_time) as session_start,
+        max(last_time) as session_end,
+        cast(sum(events) as bigint) as events,
+        cast(sum(views) as bigint) as views,
+        cast(sum(carts) as bigint) as carts,
+        cast(sum(removals) as bigint) as removals,
+        cast(sum(purchases) as bigint) as purchases,
+        count(*) as products,
+        sum(revenue) as revenue
+    from session_products
     group by user_session
 )
 

@@ -7,15 +7,13 @@ differs from the second before. dim_products compares consecutive points across 
 seconds that repeat the previous price within a week changes nothing.
 -#}
 with seconds as (
-    select product_id, product_key, event_week, event_time, price
-    from (
-        select
-            product_id, product_key, event_week, event_time, price,
-            row_number() over (partition by product_id, event_time order by event_id desc) as last_in_second
-        from {{ ref('fct_events') }}
-        where {{ in_window('event_week') }}
-    ) as ranked
-    where last_in_second = 1
+    {{ last_rows(
+        ref('fct_events'),
+        partition_by=['product_id', 'event_week', 'event_time'],
+        order_by=['event_id'],
+        columns=['price'],
+        where=in_window('event_week'),
+    ) }}
 ),
 
 compared as (
@@ -23,6 +21,6 @@ compared as (
     from seconds
 )
 
-select product_id, product_key, event_week, event_time, price
+select product_id, {{ surrogate_key(['product_id']) }} as product_key, event_week, event_time, price
 from compared
 where previous_price is null or previous_price <> price

@@ -1,0 +1,91 @@
+"""The storage layout of the embedded default: the clean Parquet files are the one stored copy of the
+events (zstd, rows ordered by user and time), ``raw.events`` is a view over them, and a week's facts
+rebuilt without any copy in the warehouse (or from an older warehouse's table copy) are the same rows."""
+
+import datetime as dt
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from ecommerce_assets.assets.dbt_models import weekly_dbt_models
+from ecommerce_assets.generator.synthetic import generate
+from ecommerce_assets_tests.helpers import check_results, materialize_weeks
+
+pytestmark = pytest.mark.integration
+
+W1, W2 = dt.date(2019, 10, 28), dt.date(2019, 11, 4)
+FACTS = ("core.fct_events", "core.fct_sessions", "core.fct_daily_user_activity", "core.int_product_prices",
+         "core.int_product_latest", "core.int_product_weeks", "core.int_session_products", "core.int_user_weeks")
+LOAD_AND_FACTS = dg.AssetSelection.assets("warehouse_events") | dg.AssetSelection.assets(weekly_dbt_models)
+
+
+@pytest.fixture
+def built(spark, settings):
+    generate(settings.lake / "landing", 0.0002, seed=5, start=W1, end=W2 + dt.timedelta(days=6))
+    result = materialize_weeks(settings, W1.isoformat(), W2.isoformat())
+    assert result.success and all(check_results(result).values())
+    return settings
+
+
+def _facts(settings) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        return {table: sorted(con.execute(f"select * from {table}").fetchall(), key=repr) for table in FACTS}
+
+
+def _raw_events(settings) -> tuple[str | None, list[tuple]]:
+    """raw.events' kind (VIEW or BASE TABLE) and its rows (loaded_at aside)."""
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        kind = con.execute("select table_type from information_schema.tables "
+                           "where table_schema = 'raw' and table_name = 'events'").fetchone()
+        rows = con.execute("select * exclude (loaded_at) from raw.events").fetchall()
+    return kind and kind[0], sorted(rows, key=repr)
+
+
+def test_raw_events_is_a_view_over_the_ordered_zstd_clean_files(built):
+    settings = built
+    clean = settings.lake / "clean" / "events"
+    files = sorted(clean.glob("week=*/*.parquet"))
+    assert {f.parent.name for f in files} == {f"week={W1}", f"week={W2}"}
+    in_files = sorted(duckdb.execute("select * from read_parquet(?, hive_partitioning = false)",
+                                     [[str(f) for f in files]]).fetchall(), key=repr)
+    kind, rows = _raw_events(settings)
+    assert kind == "VIEW" and rows == in_files and len(rows) > 1000
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'events'").fetchone() == (0,)
+        assert con.execute("select event_week from raw.event_weeks order by 1").fetchall() == [(W1,), (W2,)]
+    assert not list(clean.rglob("*.crc"))  # no Hadoop checksum files beside the data
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        assert {parquet.metadata.row_group(0).column(i).compression for i in range(parquet.metadata.num_columns)} == {"ZSTD"}
+        table = parquet.read(columns=["user_id", "event_time", "event_id"]).to_pylist()
+        keys = [(r["user_id"], r["event_time"], r["event_id"]) for r in table]
+        assert keys == sorted(keys), f"{path.name}: rows not ordered by user, time, event_id"
+
+
+def test_a_week_rebuilt_without_a_copy_or_from_an_old_table_copy_gives_the_same_facts(built):
+    settings = built
+    facts = _facts(settings)
+    _, rows = _raw_events(settings)
+    # An older warehouse: raw.events a table holding a copy of the rows, and no record of the loaded weeks.
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("create table raw.events_copy as select * from raw.events")
+        con.execute("drop view raw.events")
+        con.execute("drop table raw.event_weeks")
+        con.execute("alter table raw.events_copy rename to events")
+        con.execute("delete from core.fct_events where event_week = ?", [W2])  # week 2's facts are to be rebuilt
+    result = materialize_weeks(settings, W2.isoformat(), selection=LOAD_AND_FACTS)
+    assert result.success and all(check_results(result).values())
+    kind, after = _raw_events(settings)
+    # The copy replaced by the view, which lists the week loaded since (the old warehouse had no list).
+    assert kind == "VIEW" and after == [row for row in rows if row[4] == W2]
+    assert _facts(settings) == facts
+
+    # No raw layer in the warehouse at all (view and its list of weeks gone): rebuilding week 1 loads it.
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        con.execute("drop view raw.events")
+        con.execute("drop table raw.event_weeks")
+        con.execute("delete from core.fct_events where event_week = ?", [W1])
+    assert materialize_weeks(settings, W1.isoformat(), selection=LOAD_AND_FACTS).success
+    assert _facts(settings) == facts
