@@ -4,12 +4,15 @@ import csv
 import datetime as dt
 import gzip
 import re
+import uuid
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from ecommerce_assets.generator.synthetic import daily_counts, generate, parse_months
+from ecommerce_assets.generator import synthetic
+from ecommerce_assets.generator.synthetic import _pick, daily_counts, day_text, generate, parse_months
 from ecommerce_assets.kaggle import HEADER
 
 pytestmark = pytest.mark.unit
@@ -68,6 +71,26 @@ def test_same_bytes_on_one_and_two_worker_processes(tmp_path):
     one = generate(tmp_path / "one", 0.0005, parse_months("2019-11"), seed=5, workers=1)[0]
     two = generate(tmp_path / "two", 0.0005, parse_months("2019-11"), seed=5, workers=2)[0]
     assert one.read_bytes() == two.read_bytes()
+    assert [p.name for p in (tmp_path / "two").iterdir()] == ["2019-Nov.csv.gz"]  # no day files left behind
+
+
+def test_lines_do_not_depend_on_the_chunk_size_and_sessions_are_uuid4(monkeypatch):
+    day = dt.date(2019, 11, 16)
+    whole = b"".join(day_text(day, 0.002, 5))
+    monkeypatch.setattr(synthetic, "CHUNK_ROWS", 997)  # a full-scale day is built in many chunks
+    assert b"".join(day_text(day, 0.002, 5)) == whole
+    sessions = {line.rsplit(",", 1)[1] for line in whole.decode().splitlines()} - {""}
+    assert sessions and all(str(uuid.UUID(s)) == s and uuid.UUID(s).version == 4 for s in sessions)
+
+
+def test_weighted_pick_is_a_plain_search_of_the_cumulative_weights():
+    rng = np.random.default_rng(0)
+    cumweight = np.cumsum(rng.lognormal(0.0, 2.0, 5000))
+    u = np.concatenate([rng.random(20_000), [0.0, 0.5, 0.5]])  # ties keep their own answers
+    for upto in (None, 1, 2500):
+        total = cumweight[-1] if upto is None else cumweight[upto - 1]
+        expected = np.minimum(np.searchsorted(cumweight, u * total, side="right"), len(cumweight) - 1)
+        assert (_pick(cumweight, u, upto) == expected).all()
 
 
 def test_a_date_range_is_the_same_as_those_days_of_a_full_month(tmp_path):
