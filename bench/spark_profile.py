@@ -5,6 +5,7 @@ Runs, on one Spark session (started once, its start timed apart), the project's 
 lines and writes the clean table's columns with no rule (split, cast, md5; no classification,
 de-duplication or imputation). Spark's event log of the session is then read back and, for each job,
 each stage is printed with its wall time, task time, input, shuffle write / read, spill and output bytes.
+With ``--reference``, the DuckDB reference clean runs on the same files after Spark, for ratios from one run.
 
     python bench/spark_profile.py --lake data/bench/scale-1-2020-01-13-1w/lake --week 2020-01-13
 
@@ -84,6 +85,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--weeks", type=int, default=1)
     parser.add_argument("--out", help="scratch folder (default: a temporary one); deleted at the end")
     parser.add_argument("--skip-floor", action="store_true", help="profile the clean only")
+    parser.add_argument("--reference", action="store_true",
+                        help="also run the DuckDB reference clean (bench/reference_clean.py) after Spark, for ratios from one run")
     args = parser.parse_args(argv)
 
     source = Path(args.lake).resolve()
@@ -146,14 +149,24 @@ def main(argv: list[str]) -> int:
             floor_s = time.perf_counter() - began
     finally:
         spark.stop()
+    reference_s = float("nan")
+    if args.reference:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from reference_clean import reference_clean
+
+        raw_files = sorted(str(p) for w in weeks for p in (source / "raw" / "events" / f"week={w}").glob("*.csv.gz"))
+        reference_s = reference_clean(raw_files, scratch / "reference", scratch / "reference-tmp")["seconds"]
     (log,) = [p for p in events.rglob("*") if p.is_file() and not p.name.startswith("appstatus")]
     rows = _stage_table(log)
     raw_rows = sum(c.raw_rows for c in counts.values())
     _print_stages("clean (clean_weeks) stages", [r for r in rows if r["job_name"] == "clean"])
     if not args.skip_floor:
         _print_stages("floor (read, split, cast, md5, write; no rules) stages", [r for r in rows if r["job_name"] == "floor"])
-    print(f"\nsession start {session_s:.1f} s; clean {clean_s:.1f} s ({raw_rows / 1e6 / clean_s * 1e6 / 1e6:.2f} M rows/s, "
+    print(f"\nsession start {session_s:.1f} s; clean {clean_s:.1f} s ({raw_rows / clean_s / 1e6:.2f} M rows/s, "
           f"{clean_s / raw_rows * 1e6:.2f} s per M); floor {floor_s:.1f} s; clean / floor {clean_s / floor_s:.2f}x")
+    if args.reference:
+        print(f"reference clean (DuckDB) {reference_s:.1f} s: clean / reference {clean_s / reference_s:.2f}x, "
+              f"floor / reference {floor_s / reference_s:.2f}x")
     for week, c in counts.items():
         print(f"{week}: raw {c.raw_rows:,} clean {c.clean_rows:,} duplicates {c.duplicates:,} rejected {c.rejected_rows:,}")
     shutil.rmtree(scratch, ignore_errors=True)
