@@ -51,8 +51,9 @@ INJECTED = [
 ]
 PIPELINE_STAGES = ["raw split", "spark clean", "warehouse load", "weekly dbt", "history dbt", "dashboard"]
 STAGES = [*PIPELINE_STAGES, "land", "generate"]
-# Columns whose value is the time of the run, not a function of the data: left out of row comparisons.
-RUN_TIME_COLUMNS = {"loaded_at", "refreshed_at"}
+# Columns stamped by the run (its times) or naming where its lake is (raw.event_weeks.folder), not a
+# function of the data: left out of row comparisons.
+RUN_TIME_COLUMNS = {"loaded_at", "refreshed_at", "folder"}
 _GENERATION = re.compile(r"^g[0-9a-f]{12}-")
 
 

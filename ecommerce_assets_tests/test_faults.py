@@ -119,7 +119,9 @@ def small_disk(tmp_path):
         pytest.skip(f"a full disk needs a small filesystem: {error}")
 
 
-@pytest.mark.parametrize("stage", ["raw split", "spark clean", "warehouse load"])
+# Not the warehouse load: on a local lake it writes no copy of the events (raw.events is a view over the
+# clean files), only a line per week, and a full disk does not stop it.
+@pytest.mark.parametrize("stage", ["raw split", "spark clean"])
 def test_a_full_disk_fails_the_run_by_name_and_keeps_what_was_published(references, small_disk, stage):
     report = F.disk_full_scenario(references("pipeline"), stage, small_disk)
     _record(report.row())
