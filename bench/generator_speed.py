@@ -1,7 +1,7 @@
 """Benchmark ``ecommerce generate``: events per second at a scale over a few days, against a baseline copy.
 
 The baseline is another version of ``ecommerce_assets/generator/synthetic.py`` saved as a file (for example
-``git show HEAD:ecommerce_assets/generator/synthetic.py > /tmp/synthetic_baseline.py``). Each round
+``git show HEAD:ecommerce_assets/generator/synthetic.py > ../synthetic_baseline.py``). Each round
 generates the days with the baseline and then with this checkout's module, back to back, on ``--workers``
 processes into ``--out`` (deleted afterwards). Per run it prints the catalog build (once per run of any
 length), the days' wall and CPU seconds (this process and its workers), events per second of each (events:
@@ -10,7 +10,7 @@ per event, and the minutes a full run (2019-10..2020-04) would take at the wall 
 the CPU rate; then the two ratios and whether both outputs are byte-identical. The machine may be shared:
 compare figures of one run only; the CPU figures are the less disturbed by other load.
 
-    .venv/bin/python bench/generator_speed.py --baseline /tmp/synthetic_baseline.py
+    .venv/bin/python bench/generator_speed.py --baseline ../synthetic_baseline.py
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import resource
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -71,7 +72,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/gen-bench"))
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "gen-bench")
     args = parser.parse_args()
     baseline = load_baseline(args.baseline)
     counts = synthetic.daily_counts()

@@ -62,8 +62,6 @@ class DuckDBWarehouse(Warehouse):
 
     def _register_weeks(self, lake: Lake, weeks: list[dt.date]) -> WeeksLoaded:
         """Point ``raw.events`` at the lake's clean files of ``weeks`` (with the weeks loaded before)."""
-        import duckdb
-
         start, end = weeks[0], weeks[-1] + dt.timedelta(days=7)
         with self.connect() as connection:
             connection.execute("create schema if not exists raw")
@@ -72,8 +70,7 @@ class DuckDBWarehouse(Warehouse):
                 "loaded_at timestamp not null)"
             )
             kind = _relation_kind(connection, "raw", "events")
-            connection.execute("begin transaction")
-            try:
+            with _transaction(connection):
                 deleted = _count(connection, start, end) if kind else 0
                 if kind == "BASE TABLE":
                     # A warehouse from before raw.events was a view: its copy goes; the lake holds the rows.
@@ -85,19 +82,12 @@ class DuckDBWarehouse(Warehouse):
                     connection.execute("insert into raw.event_weeks values (?, ?, current_timestamp::timestamp)", [week, folder])
                 registered = connection.execute("select event_week, folder, loaded_at from raw.event_weeks order by 1").fetchall()
                 connection.execute(f"create or replace view raw.events as {_events_view(registered)}")
-                connection.execute("commit")
-            except Exception:
-                with suppress(duckdb.TransactionException):
-                    connection.execute("rollback")
-                raise
             by_week = dict(connection.execute(WEEK_COUNTS.format(p="?"), [start, end]).fetchall())
             total = connection.execute("select count(*) from raw.events").fetchone()[0]
         return WeeksLoaded(deleted, by_week, total)
 
     def _copy_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
         """Replace ``weeks`` in the ``raw.events`` table by the lake's clean rows, in one transaction."""
-        import duckdb
-
         start, end = weeks[0], weeks[-1] + dt.timedelta(days=7)
         keys = [lake.clean_week(w) for w in weeks]
         with lake.local_files(keys, ".parquet") as local, self.connect() as connection:
@@ -108,8 +98,7 @@ class DuckDBWarehouse(Warehouse):
             connection.execute(
                 f"create table if not exists raw.events ({RAW_EVENTS_COLUMNS.format(ts='timestamp', loaded_at_null=' not null')})"
             )
-            connection.execute("begin transaction")
-            try:
+            with _transaction(connection):
                 deleted = connection.execute(
                     "delete from raw.events where event_week >= ? and event_week < ?", [start, end]
                 ).fetchone()[0]
@@ -120,13 +109,6 @@ class DuckDBWarehouse(Warehouse):
                         "from read_parquet($files, hive_partitioning = true)",
                         {"files": files},
                     )
-                connection.execute("commit")
-            except Exception:
-                # A commit that failed (a full disk) has ended the transaction already: a second error
-                # from the rollback would hide the one that says why.
-                with suppress(duckdb.TransactionException):
-                    connection.execute("rollback")
-                raise
             by_week = dict(connection.execute(WEEK_COUNTS.format(p="?"), [start, end]).fetchall())
             total = connection.execute("select count(*) from raw.events").fetchone()[0]
         return WeeksLoaded(deleted, by_week, total)
@@ -143,6 +125,23 @@ class DuckDBWarehouse(Warehouse):
     def dashboard_connection(self, tables: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.connect(read_only=True) as connection:
             yield connection
+
+
+@contextmanager
+def _transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Commit what the block did, or roll it back if it raised."""
+    import duckdb
+
+    connection.execute("begin transaction")
+    try:
+        yield
+        connection.execute("commit")
+    except Exception:
+        # A commit that failed (a full disk) has ended the transaction already: a second error from the
+        # rollback would hide the one that says why.
+        with suppress(duckdb.TransactionException):
+            connection.execute("rollback")
+        raise
 
 
 def _relation_kind(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
