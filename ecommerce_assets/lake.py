@@ -61,6 +61,8 @@ RAW_SUFFIX = ".csv.gz"
 # generation prefix as its part, so the part's name minus RAW_SUFFIX plus LINE_MAP_SUFFIX finds it.
 LINE_MAP_SUFFIX = ".lines.gz"
 LINE_MAP_COLUMNS = ("part_line", "landing_file", "landing_line")
+# In a raw week's manifest: when its parts were dropped after the week was cleaned (raw retention).
+PARTS_DROPPED = "parts_dropped_at"
 # On S3, ``<partition>/_publishing.<generation>`` exists while a writer publishes that generation (objects
 # ``g<generation>-*``); it holds the writer's host and process id.
 PUBLISHING = "_publishing."
@@ -192,6 +194,30 @@ class LakeStore(ABC):
 
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged, ignore_errors=True)
+
+    # -- raw retention ---------------------------------------------------------------------------
+    def raw_parts_dropped(self, week: dt.date) -> bool:
+        """Whether the week's raw parts were dropped once it was clean (its manifest stays); False for a
+        week never split (reading it then fails as a missing partition)."""
+        try:
+            return bool(self.read_manifest(self.raw_week(week)).get(PARTS_DROPPED))
+        except MissingPartition:
+            return False
+
+    def drop_raw_parts(self, week: dt.date, rows: int) -> bool:
+        """Publish the raw week as its manifest alone, if it still holds the ``rows`` that were cleaned (a
+        week published again meanwhile keeps its new parts). The landing file is where the lines come
+        back from: the clean step splits a dropped week again before it reads it."""
+        manifest = self.read_manifest(self.raw_week(week))
+        if manifest.get(PARTS_DROPPED) or int(manifest["rows"]) != rows:
+            return False
+        kept = {k: v for k, v in manifest.items() if k not in ("generation", "files")}
+        empty = self.staging(f"raw-dropped-{week}")
+        try:
+            self.publish(empty, self.raw_week(week), {**kept, PARTS_DROPPED: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        finally:
+            self.discard(empty)
+        return True
 
 
 @dataclass(frozen=True)

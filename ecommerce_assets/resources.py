@@ -29,6 +29,7 @@ class LakeResource(dg.ConfigurableResource):
     spark_access: str = "stage"  # for a lake on S3: "stage" copies weeks locally for Spark, "s3a" reads in place
     s3_region: str = "us-east-1"
     s3_endpoint_url: str | None = None
+    raw_retention: str = "keep"  # "until_clean": the clean step drops a week's raw parts once it is clean
 
     @property
     def on_s3(self) -> bool:
@@ -85,6 +86,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             spark_access=settings.spark_lake_access,
             s3_region=settings.aws_region,
             s3_endpoint_url=settings.s3_endpoint_url,
+            raw_retention=settings.raw_retention,
         ),
         "warehouse": build_warehouse(settings),
         "reports": ReportsResource(folder=str(settings.reports_dir)),

@@ -19,6 +19,7 @@ from typing import Any
 
 WAREHOUSE_KINDS = ("duckdb", "snowflake")
 SPARK_LAKE_ACCESS = ("stage", "s3a")
+RAW_RETENTION = ("keep", "until_clean")
 SECRET_VARIABLES = frozenset({"SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 _SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/]+:\d+|k8s://\S+|yarn)$")
 _MEMORY = re.compile(r"^\d+[mMgG]$")
@@ -205,6 +206,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECOMMERCE_SPARK_EXECUTOR_CORES", "", _whole(1, "expected a positive integer", optional=True), "spark.executor.cores on a cluster (empty: Spark's default)."),
     Variable("ECOMMERCE_SPARK_CORES_MAX", "", _whole(1, "expected a positive integer", optional=True), "spark.cores.max: cores this application takes from a standalone cluster."),
     Variable("ECOMMERCE_SPARK_LAKE_ACCESS", "stage", _choice(*SPARK_LAKE_ACCESS), "How Spark reaches a lake on S3: stage (copy the week locally) or s3a (cluster image with hadoop-aws)."),
+    Variable("ECOMMERCE_RAW_RETENTION", "keep", _choice(*RAW_RETENTION), "Raw weekly parts: keep, or until_clean (dropped once the week is clean, rebuilt from landing when it is cleaned again; the manifest stays)."),
     Variable("ECOMMERCE_FIRST_WEEK", "2019-09-30", _monday, "First weekly partition (a Monday)."),
     Variable("ECOMMERCE_LAST_WEEK", "2020-04-27", _monday, "Last weekly partition (a Monday); move it forward for live data."),
     Variable("ECOMMERCE_FIRST_MONTH", "2019-10", _month, "First monthly source file expected in landing (YYYY-MM)."),
@@ -268,6 +270,7 @@ class Settings:
     spark_executor_cores: int | None
     spark_cores_max: int | None
     spark_lake_access: str
+    raw_retention: str
     first_week: dt.date
     last_week: dt.date
     first_month: dt.date

@@ -54,17 +54,17 @@ def _run_dbt(settings, run_config=FULL_REFRESH, **partitions) -> dg.ExecuteInPro
 def test_weekly_tests_read_only_the_run_window(loaded):
     settings = loaded
     built = _rows(settings)
-    # Outside week 2: a duplicated event_id in the facts of week 1, and a negative price delivered in week 1.
-    # raw.events is a view over the lake's clean files of the loaded weeks: a file planted there is a row.
+    # Outside week 2: a duplicated event_id and a negative price delivered in week 1. raw.events (and so
+    # the facts, a view over it) reads the lake's clean files of the loaded weeks: a file planted there is rows.
     planted = settings.lake / "clean" / "events" / f"week={W1}" / "planted.parquet"
     with duckdb.connect(str(settings.duckdb_path)) as con:
-        con.execute(f"insert into core.fct_events select * from core.fct_events where event_week = '{W1}' limit 1")
-        con.execute(f"copy (select * exclude (loaded_at) replace ('planted' as event_id, -1 as price) "
-                    f"from raw.events where event_week = '{W1}' limit 1) to '{planted}' (format parquet)")
+        con.execute(f"copy (with one as (select * exclude (loaded_at) from raw.events where event_week = '{W1}' limit 1) "
+                    f"select * from one union all select * replace ('planted' as event_id, -1 as price) from one) "
+                    f"to '{planted}' (format parquet)")
     week2 = _run_dbt(settings, run_config={}, partition_key=W2.isoformat())
     assert week2.success
     checks = check_results(week2)
-    assert {"unique_fct_events_event_id", "expression_is_true_stg_events_price__price_0",
+    assert {"unique_stg_events_event_id", "unique_fct_events_event_id", "expression_is_true_stg_events_price__price_0",
             "unique_fct_sessions_session_id",
             "unique_combination_fct_daily_user_activity_user_id__activity_date"} <= set(checks)
     assert all(checks.values()), checks  # week 1's faults are not read
@@ -79,10 +79,10 @@ def test_weekly_tests_read_only_the_run_window(loaded):
     week1.wait()
     results = week1.get_artifact("run_results.json")["results"]
     failed = {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
-    assert failed == {"unique_fct_events_event_id", "expression_is_true_stg_events_price__price_0"}
+    assert failed == {"unique_stg_events_event_id", "unique_fct_events_event_id", "expression_is_true_stg_events_price__price_0"}
 
     planted.unlink()
-    assert _run_dbt(settings, run_config={}, partition_key=W1.isoformat()).success  # week 1 rebuilt: no duplicate
+    assert _run_dbt(settings, run_config={}, partition_key=W1.isoformat()).success  # week 1 rebuilt without them
     assert _rows(settings) == built
 
 
@@ -94,11 +94,11 @@ def test_full_refresh_rebuilds_the_weekly_tables_over_every_week_and_refuses_few
     # only the weeks its select returns) and a column no model makes (on_schema_change='fail').
     with duckdb.connect(str(settings.duckdb_path)) as con:
         con.execute(
-            "insert into core.fct_events select * replace ('stale' as event_id, ?::date as event_week, "
-            "?::timestamp as event_time) from core.fct_events limit 1",
-            [STALE_WEEK, STALE_WEEK],
+            "insert into core.fct_sessions select * replace ('stale' as session_id, ?::date as session_week) "
+            "from core.fct_sessions limit 1",
+            [STALE_WEEK],
         )
-        con.execute("alter table core.fct_events add column stale_marker integer")
+        con.execute("alter table core.fct_sessions add column stale_marker integer")
 
     # One week, or any range short of every week: refused before dbt starts, with the range it needs.
     refused = _run_dbt(settings, partition_key=W2.isoformat())
@@ -108,7 +108,7 @@ def test_full_refresh_rebuilds_the_weekly_tables_over_every_week_and_refuses_few
     assert f"{W2}...{W2} refused" in message and f"{WEEKS[0]}...{WEEKS[-1]}" in message
     assert not [e for e in refused.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        assert con.execute("select count(*) from core.fct_events where event_id = 'stale'").fetchone()[0] == 1
+        assert con.execute("select count(*) from core.fct_sessions where session_id = 'stale'").fetchone()[0] == 1
 
     # Every week in one run: the tables are recreated from raw.events, as the incremental runs built them.
     result = _run_dbt(settings, tags={"dagster/asset_partition_range_start": WEEKS[0],
@@ -120,10 +120,10 @@ def test_full_refresh_rebuilds_the_weekly_tables_over_every_week_and_refuses_few
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         columns = {name for (name,) in con.execute(
             "select column_name from information_schema.columns "
-            "where table_schema = 'core' and table_name = 'fct_events'"
+            "where table_schema = 'core' and table_name = 'fct_sessions'"
         ).fetchall()}
-    assert "stale_marker" not in columns and "event_id" in columns
+    assert "stale_marker" not in columns and "session_id" in columns
     assert _rows(settings) == built  # the stale row is gone; every other row is as the weekly runs made it
     materialized = {e.partition for e in result.get_asset_materialization_events()
-                    if e.asset_key == dg.AssetKey(["core", "fct_events"])}
+                    if e.asset_key == dg.AssetKey(["core", "fct_sessions"])}
     assert materialized == set(WEEKS)

@@ -11,7 +11,7 @@ import pytest
 
 from ecommerce_assets.assets.dbt_models import weekly_dbt_models
 from ecommerce_assets.generator.synthetic import generate
-from ecommerce_assets_tests.helpers import check_results, materialize_weeks
+from ecommerce_assets_tests.helpers import WEEKLY, check_results, materialize_weeks
 
 pytestmark = pytest.mark.integration
 
@@ -74,18 +74,57 @@ def test_a_week_rebuilt_without_a_copy_or_from_an_old_table_copy_gives_the_same_
         con.execute("drop view raw.events")
         con.execute("drop table raw.event_weeks")
         con.execute("alter table raw.events_copy rename to events")
-        con.execute("delete from core.fct_events where event_week = ?", [W2])  # week 2's facts are to be rebuilt
+        con.execute("delete from core.fct_sessions where session_week = ?", [W2])  # week 2's facts are to be rebuilt
     result = materialize_weeks(settings, W2.isoformat(), selection=LOAD_AND_FACTS)
     assert result.success and all(check_results(result).values())
     kind, after = _raw_events(settings)
-    # The copy replaced by the view, which lists the week loaded since (the old warehouse had no list).
-    assert kind == "VIEW" and after == [row for row in rows if row[4] == W2]
+    # The copy replaced by the view, over the weeks the copy held and the week loaded since.
+    assert kind == "VIEW" and after == rows
     assert _facts(settings) == facts
 
-    # No raw layer in the warehouse at all (view and its list of weeks gone): rebuilding week 1 loads it.
+    # No raw layer in the warehouse at all (view and its list of weeks gone): loading the weeks again
+    # brings the facts (a view over raw.events) back, and the weekly tables rebuilt from them are the same.
     with duckdb.connect(str(settings.duckdb_path)) as con:
         con.execute("drop view raw.events")
         con.execute("drop table raw.event_weeks")
-        con.execute("delete from core.fct_events where event_week = ?", [W1])
-    assert materialize_weeks(settings, W1.isoformat(), selection=LOAD_AND_FACTS).success
+        con.execute("delete from core.fct_sessions where session_week = ?", [W1])
+    assert materialize_weeks(settings, W1.isoformat(), W2.isoformat(), selection=LOAD_AND_FACTS).success
     assert _facts(settings) == facts
+
+
+def _clean_rows(settings, week) -> list[tuple]:
+    files = [str(f) for f in sorted((settings.lake / "clean" / "events" / f"week={week}").glob("*.parquet"))]
+    return sorted(duckdb.execute("select * from read_parquet(?, hive_partitioning = false)", [files]).fetchall(), key=repr)
+
+
+def _raw_observations(result) -> dict[str, str]:
+    return {e.partition: e.asset_observation_data.asset_observation.metadata["parts"].value
+            for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"
+            and e.asset_key == dg.AssetKey("raw_events")}
+
+
+def test_raw_parts_dropped_once_clean_come_back_from_landing_when_the_week_is_cleaned_again(spark, tmp_path):
+    from ecommerce_assets.settings import load_settings
+
+    settings = load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]",
+                                  "ECOMMERCE_RAW_RETENTION": "until_clean"})
+    generate(settings.lake / "landing", 0.0002, seed=5, start=W1, end=W2 + dt.timedelta(days=6))
+    result = materialize_weeks(settings, W1.isoformat(), W2.isoformat())
+    assert result.success and all(check_results(result).values())  # the accounting check reads the manifests
+    raw = settings.lake / "raw" / "events"
+    for week in (W1, W2):
+        assert sorted(p.name for p in (raw / f"week={week}").iterdir()) == ["_manifest.json"]
+    assert set(_raw_observations(result)) == {W1.isoformat(), W2.isoformat()}
+    assert all(text.startswith("dropped once clean") for text in _raw_observations(result).values())
+    facts, clean = _facts(settings), _clean_rows(settings, W2)
+
+    # Cleaning week 2 again (and what follows it) splits it from landing first, gives the same rows and
+    # facts, and drops the parts again.
+    again = materialize_weeks(settings, W2.isoformat(), selection=WEEKLY - dg.AssetSelection.assets("raw_events"))
+    assert again.success and all(check_results(again).values())
+    observed = [e.asset_observation_data.asset_observation.metadata["parts"].value
+                for e in again.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert observed[0].startswith("rebuilt from landing") and observed[-1].startswith("dropped once clean")
+    assert _clean_rows(settings, W2) == clean and len(clean) > 1000
+    assert _facts(settings) == facts
+    assert sorted(p.name for p in (raw / f"week={W2}").iterdir()) == ["_manifest.json"]

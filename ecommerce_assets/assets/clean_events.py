@@ -7,7 +7,8 @@ import dagster as dg
 
 from ecommerce_assets.assets.common import disk_full, preview, weeks_of
 from ecommerce_assets.checks import clean_check_results, clean_check_specs
-from ecommerce_assets.lake import PartitionReplaced
+from ecommerce_assets.assets.raw_events import publish_raw_weeks
+from ecommerce_assets.lake import LakeStore, PartitionReplaced
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource, SparkResource
 from ecommerce_assets.spark.config import s3a_lake_url
@@ -33,6 +34,15 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
 
     store = lake.lake
     weeks = weeks_of(context)
+    # Raw retention dropped these weeks' parts after an earlier clean: split them again from landing.
+    if dropped := [week for week in weeks if store.raw_parts_dropped(week)]:
+        publish_raw_weeks(store, dropped, context.log, lake.on_s3)
+        for week in dropped:
+            context.log_event(dg.AssetObservation(
+                asset_key="raw_events", partition=week.isoformat(),
+                metadata={"parts": "rebuilt from landing to clean the week again",
+                          "bytes": store.partition_bytes(store.raw_week(week))},
+            ))
     started = time.perf_counter()
     spark = pyspark.spark_session  # started here once per run, reused by every week of the run
     session_seconds = time.perf_counter() - started
@@ -72,6 +82,8 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
              "bytes": store.partition_bytes(store.rejected_week(week))},
             asset_key="rejected_events", partition_key=key,
         )
+    if lake.raw_retention == "until_clean":
+        _drop_raw_parts(context, store, counts)
     keys = [store.clean_week(w) for w in weeks] + [store.rejected_week(w) for w in weeks]
     with store.local_files(keys, ".parquet") as files:
         first = [path for key in keys[: len(weeks)] for path in files[key]][:1]
@@ -90,6 +102,18 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
     )
     yield dg.MaterializeResult(asset_key="rejected_events", metadata={"lake": store.url})
     yield from check_results
+
+
+def _drop_raw_parts(context: dg.AssetExecutionContext, store: LakeStore, counts: dict) -> None:
+    """ECOMMERCE_RAW_RETENTION=until_clean: the clean weeks' raw parts go, their manifests (rows, sources)
+    stay for the accounting check, and the raw partition's page says what is left."""
+    for week, week_counts in counts.items():
+        if store.drop_raw_parts(week, week_counts.raw_rows):
+            context.log_event(dg.AssetObservation(
+                asset_key="raw_events", partition=week.isoformat(),
+                metadata={"parts": "dropped once clean (ECOMMERCE_RAW_RETENTION=until_clean); the manifest stays, the clean step splits the week from landing again when it needs it",
+                          "bytes": store.partition_bytes(store.raw_week(week))},
+            ))
 
 
 def _sample(files: list[str]) -> dg.MetadataValue:

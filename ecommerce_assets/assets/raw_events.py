@@ -1,7 +1,10 @@
 """Raw weekly files: each week's lines copied unchanged from the month(s) it overlaps."""
 
+import datetime as dt
+import logging
 import zipfile
 from collections import Counter
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -29,24 +32,20 @@ def _discard(store: LakeStore, folders: list) -> None:
         store.discard(folder)
 
 
-@dg.asset(
-    partitions_def=weekly_partitions_def,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    tags={"weekly": ""},
-    deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
-    group_name="lake",
-    kinds={"csv"},
-    retry_policy=RETRY,
-    description="`lake/raw/events/week=YYYY-MM-DD/part-*.csv.gz`: the week's lines as delivered, in several gzip parts, each with a line map (`part-*.lines.gz`) back to the landing file.",
-)
-def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    store = lake.lake
-    weeks = weeks_of(context)
+@dataclass
+class RawWeeks:
+    weeks: list[dt.date]
+    rows_by_week: Counter = field(default_factory=Counter)
+    sources: dict[str, dict[str, int]] = field(default_factory=dict)
+    unroutable: Counter = field(default_factory=Counter)
+
+
+def publish_raw_weeks(store: LakeStore, weeks: list[dt.date], log: logging.Logger, on_s3: bool) -> RawWeeks:
+    """Split the landing months that ``weeks`` overlap into the weeks' raw parts and publish them: the
+    raw_events asset, and the clean step rebuilding weeks whose parts were dropped (raw retention)."""
+    result = RawWeeks(weeks, sources={week.isoformat(): {} for week in weeks})
     stages = {week: store.staging(f"raw-{week}") for week in weeks}
-    rows_by_week: Counter = Counter()
-    sources: dict[str, dict[str, int]] = {week.isoformat(): {} for week in weeks}
-    unroutable: Counter[str] = Counter()
-    read_errors = _read_errors(lake.on_s3)
+    read_errors = _read_errors(on_s3)
     # A month is read once per run, however many of the run's weeks it feeds.
     for month in months_overlapping(weeks, current()):
         unroutable_stage = store.staging(f"unroutable-{month:%Y-%m}")
@@ -70,24 +69,40 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mate
             {"month": f"{month:%Y-%m}", "source": source.name, "rows": sum(split.unroutable.values()),
              "by_reason": dict(split.unroutable)},
         )
-        context.log.info(f"{source.name}: {split.rows_read} lines, {sum(split.unroutable.values())} unroutable")
-        unroutable.update(split.unroutable)
-        rows_by_week.update(split.rows_by_week)
+        log.info(f"{source.name}: {split.rows_read} lines, {sum(split.unroutable.values())} unroutable")
+        result.unroutable.update(split.unroutable)
+        result.rows_by_week.update(split.rows_by_week)
         for week, rows in split.rows_by_week.items():
-            sources[week.isoformat()][source.name] = rows
+            result.sources[week.isoformat()][source.name] = rows
     for week, stage in stages.items():
-        manifest = {"week": week.isoformat(), "rows": rows_by_week[week], "sources": sources[week.isoformat()]}
+        manifest = {"week": week.isoformat(), "rows": result.rows_by_week[week], "sources": result.sources[week.isoformat()]}
         store.publish(stage, store.raw_week(week), manifest)
+    return result
+
+
+@dg.asset(
+    partitions_def=weekly_partitions_def,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    tags={"weekly": ""},
+    deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
+    group_name="lake",
+    kinds={"csv"},
+    retry_policy=RETRY,
+    description="`lake/raw/events/week=YYYY-MM-DD/part-*.csv.gz`: the week's lines as delivered, in several gzip parts, each with a line map (`part-*.lines.gz`) back to the landing file.",
+)
+def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    split = publish_raw_weeks(lake.lake, weeks_of(context), context.log, lake.on_s3)
+    for week in split.weeks:
         # Each week's own figures on its own materialization, not the run's totals.
         context.add_asset_metadata(
-            {"rows": rows_by_week[week], "bytes": store.partition_bytes(store.raw_week(week)),
-             "sources": dg.MetadataValue.json(sources[week.isoformat()])},
+            {"rows": split.rows_by_week[week], "bytes": lake.lake.partition_bytes(lake.lake.raw_week(week)),
+             "sources": dg.MetadataValue.json(split.sources[week.isoformat()])},
             partition_key=week.isoformat(),
         )
     return dg.MaterializeResult(
         metadata={
-            "lake": store.url,
+            "lake": lake.lake.url,
             # Lines of the run's source months that no week could take (see quarantine/unroutable).
-            "unroutable_in_source_months": dg.MetadataValue.json(dict(unroutable)),
+            "unroutable_in_source_months": dg.MetadataValue.json(dict(split.unroutable)),
         }
     )

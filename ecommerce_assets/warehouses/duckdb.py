@@ -73,8 +73,14 @@ class DuckDBWarehouse(Warehouse):
             with _transaction(connection):
                 deleted = _count(connection, start, end) if kind else 0
                 if kind == "BASE TABLE":
-                    # A warehouse from before raw.events was a view: its copy goes; the lake holds the rows.
+                    # A warehouse from before raw.events was a view: its copy goes, and the weeks it held stay
+                    # loaded from the lake's clean files (the rows the copy was made from).
+                    copied = connection.execute("select event_week, max(loaded_at) from raw.events group by 1").fetchall()
                     connection.execute("drop table raw.events")
+                    for week, loaded_at in copied:
+                        if lake.files(lake.clean_week(week), ".parquet"):
+                            connection.execute("insert or replace into raw.event_weeks values (?, ?, ?)",
+                                               [week, str(lake.path(lake.clean_week(week)).resolve()), loaded_at])
                 connection.execute("delete from raw.event_weeks where event_week >= ? and event_week < ?", [start, end])
                 # A week without clean rows has no file: a view over an empty folder would fail to read.
                 loaded = [(w, str(lake.path(lake.clean_week(w)).resolve())) for w in weeks if lake.files(lake.clean_week(w), ".parquet")]

@@ -1,17 +1,9 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_week',
-        on_schema_change='fail'
-    )
-}}
+{#- A view: the events are stored once, in the lake's clean files (raw.events reads them on DuckDB). The
+readers filter by week, which reaches the files' row groups through the view. -#}
+{{ config(materialized='view') }}
 
-{#- The partition window applies on every run (full or incremental), so a window always rebuilds exactly its weeks. -#}
-with events_in_window as (
-    select *
-    from {{ ref('stg_events') }}
-    where {{ in_window('event_week') }}
+with events as (
+    select * from {{ ref('stg_events') }}
 ),
 
 confirmed_remaps as (
@@ -23,14 +15,14 @@ confirmed_remaps as (
 {#- The canonical category: the reviewed remap in force on the event's date, else the category as delivered. -#}
 resolved as (
     select
-        events_in_window.*,
+        events.*,
         confirmed_remaps.canonical_category_id,
         confirmed_remaps.canonical_category_code
-    from events_in_window
+    from events
     left join confirmed_remaps
-        on events_in_window.category_id = confirmed_remaps.observed_category_id
-        and events_in_window.event_date >= confirmed_remaps.valid_from
-        and (confirmed_remaps.valid_to is null or events_in_window.event_date < confirmed_remaps.valid_to)
+        on events.category_id = confirmed_remaps.observed_category_id
+        and events.event_date >= confirmed_remaps.valid_from
+        and (confirmed_remaps.valid_to is null or events.event_date < confirmed_remaps.valid_to)
 )
 
 select
