@@ -5,8 +5,9 @@ in process and in the pipeline's order, one Dagster run per stage over the whole
 single-run backfill, as the UI or the CLI would start it): raw split, Spark clean, warehouse load,
 incremental dbt models, then the marts. For each stage it prints wall seconds, rows/s, the peak memory
 of this process tree (Spark's JVM and dbt included; PSS, shared pages counted once) and output bytes.
-It then runs the DuckDB reference clean (bench/reference_clean.py) on the same raw files and prints
-Spark / reference, and with ``--verify`` checks that both clean outputs hold the same rows.
+After the raw split it runs the DuckDB reference clean (bench/reference_clean.py) on the same raw files
+(before the clean step may drop them) and prints Spark / reference, and with ``--verify`` checks that both
+clean outputs hold the same rows. Last, the storage per layer and per warehouse table, per raw event.
 
     python bench/weekly_path.py --scale 1 --week 2020-01-13               # one full-scale week
     python bench/weekly_path.py --scale 0.1 --week 2019-09-30 --weeks 31  # the whole history at 0.1
@@ -140,6 +141,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-marts", action="store_true", help="stop after the incremental dbt models")
     parser.add_argument("--skip-reference", action="store_true", help="do not run the DuckDB reference clean")
     parser.add_argument("--verify", action="store_true", help="compare Spark's clean rows with the reference's, all columns")
+    parser.add_argument("--raw-retention", choices=("keep", "until_clean"), default="until_clean",
+                        help="ECOMMERCE_RAW_RETENTION for the run (default until_clean, the lean layout)")
     args = parser.parse_args(argv)
 
     first = dt.date.fromisoformat(args.week)
@@ -149,7 +152,7 @@ def main(argv: list[str]) -> int:
     lake = landing(root, args.scale, first, last, args.seed)
     # Settings are read when the package is imported: point them at the scratch folder first.
     os.environ.update({"ECOMMERCE_DATA_DIR": str(root), "ECOMMERCE_LAKE": str(lake), "SPARK_LOCAL_IP": "127.0.0.1",
-                       "DAGSTER_TELEMETRY_DISABLED": "1"})
+                       "DAGSTER_TELEMETRY_DISABLED": "1", "ECOMMERCE_RAW_RETENTION": args.raw_retention})
     os.environ.pop("ECOMMERCE_DUCKDB_PATH", None)
 
     import dagster as dg
@@ -160,6 +163,7 @@ def main(argv: list[str]) -> int:
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
     from ecommerce_assets.spark.config import spark_config
+    from reference_clean import compare, reference_clean  # beside this script
 
     settings = load_settings()
     resources = build_resources(settings)
@@ -204,6 +208,9 @@ def main(argv: list[str]) -> int:
         stages.append(("marts (dbt history)", lambda: run(STAGES["history dbt"], partitioned=False),
                        lambda: warehouse_rows("raw.events"), lambda: settings.duckdb_path.stat().st_size))
 
+    reference: dict = {}
+    if not args.skip_reference:
+        shutil.rmtree(root / "reference", ignore_errors=True)
     header = f"{'stage':24} {'seconds':>8} {'rows/s':>12} {'peak GiB':>9} {'output bytes':>15}"
     lines = [header, "-" * len(header)]
     seconds: dict[str, float] = {}
@@ -222,6 +229,13 @@ def main(argv: list[str]) -> int:
         line = f"{name:24} {seconds[name]:8.1f} {rows() / seconds[name]:12,.0f} {memory.take() / 2**30:9.2f} {out_bytes():15,}"
         lines.append(line)
         print(line, flush=True)
+        if name == "raw split" and not args.skip_reference:
+            # Run on the raw parts while they exist (the clean drops them under until_clean); its output
+            # stays outside the lake until --verify has compared it with Spark's.
+            reference = reference_clean(sorted(str(p) for w in weeks for p in (lake / "raw" / "events" / f"week={w}").glob("*.csv.gz")),
+                                        root / "reference", root / "reference-tmp")
+            reference.update(peak=memory.take(), bytes=folder_bytes(root / "reference"))
+            print(f"reference clean (duckdb): {reference['seconds']:.1f} s", flush=True)
     done = [s for s in ("raw split", "spark clean", "warehouse load", "dbt incremental") if s in seconds]
     weekly = sum(seconds[s] for s in done)
     raw_rows = rows_in("raw/events")
@@ -229,32 +243,22 @@ def main(argv: list[str]) -> int:
     lines.append(f"{label:24} {weekly:8.1f} {raw_rows / weekly:12,.0f} {memory.run_peak / 2**30:9.2f}")
     spark_metadata = spark_seconds
 
-    if not args.skip_reference:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from reference_clean import compare, reference_clean
-
-        raw_files = sorted(str(p) for w in weeks for p in (lake / "raw" / "events" / f"week={w}").glob("*.csv.gz"))
-        out = root / "reference"
-        shutil.rmtree(out, ignore_errors=True)
-        memory.take()
-        reference = reference_clean(raw_files, out, root / "reference-tmp")
+    if reference:
         same = reference["clean_rows"] == rows_in("clean/events")
         lines.append(f"{'reference clean (duckdb)':24} {reference['seconds']:8.1f} {raw_rows / reference['seconds']:12,.0f} "
-                     f"{memory.take() / 2**30:9.2f} {folder_bytes(out):15,}")
+                     f"{reference['peak'] / 2**30:9.2f} {reference['bytes']:15,}")
         lines.append(f"spark clean / reference: {seconds.get('spark clean', float('nan')) / reference['seconds']:.2f}x "
                      f"(stage, with the Spark session start of {spark_metadata.get('session', float('nan')):.1f} s); "
                      f"{spark_metadata.get('spark', float('nan')):.1f} s of Spark work: "
                      f"{spark_metadata.get('spark', float('nan')) / reference['seconds']:.2f}x")
         lines.append(f"clean rows spark {rows_in('clean/events'):,} / reference {reference['clean_rows']:,}: "
                      f"{'same' if same else 'DIFFERENT'}")
-        run_peak = memory.run_peak  # the check below is not part of the pipeline's footprint
-        if args.verify:
-            differing = compare(lake / "clean" / "events", out / "clean", root / "reference-tmp")
-            lines.append(f"rows differing between Spark's and the reference's clean output (all columns): {differing:,}")
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(root / "reference-tmp", ignore_errors=True)
-    else:
-        run_peak = memory.run_peak
+    run_peak = memory.run_peak  # the check below is not part of the pipeline's footprint
+    if reference and args.verify:
+        differing = compare(lake / "clean" / "events", root / "reference" / "clean", root / "reference-tmp")
+        lines.append(f"rows differing between Spark's and the reference's clean output (all columns): {differing:,}")
+    shutil.rmtree(root / "reference", ignore_errors=True)
+    shutil.rmtree(root / "reference-tmp", ignore_errors=True)
     lines.append(f"peak memory of the whole run (PSS of the process tree; --verify's comparison not counted): {run_peak / 2**30:.2f} GiB")
     lines += ["", f"storage at the end, per raw event ({raw_rows:,}):", *storage_report(root, lake, raw_rows)]
     if args.scale < 1:

@@ -530,7 +530,6 @@ def generate(
     if outside:
         raise ValueError(f"no reference volume for {outside[0]}: the generator covers {FIRST_DAY}..{LAST_DAY}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    build_catalog(scale, seed)  # build once before forking so workers share it
     workers = workers or os.cpu_count() or 1
     by_month: dict[tuple[int, int], list[dt.date]] = {}
     for d in days:
@@ -542,7 +541,11 @@ def generate(
     # the day files, as they are finished in order, to their month's file.
     with (
         tempfile.TemporaryDirectory(dir=out_dir, prefix=".generating-") as scratch,
-        multiprocessing.get_context("fork").Pool(workers) if workers > 1 else contextlib.nullcontext() as pool,
+        # Workers come from a fork server, not a fork of this process: a fork copies the locks other
+        # threads hold (Arrow's pool, a Spark gateway, a test runner's), and a worker could wait on one
+        # forever. Each builds the catalog once (seconds at scale 1), before its first day.
+        multiprocessing.get_context("forkserver").Pool(workers, initializer=build_catalog, initargs=(scale, seed))
+        if workers > 1 else contextlib.nullcontext() as pool,
     ):
         jobs = [(d, scale, seed, compress, Path(scratch) / f"{d}.part") for ds in by_month.values() for d in ds]
         finished = pool.imap(_write_day, jobs) if pool else map(_write_day, jobs)
