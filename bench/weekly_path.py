@@ -32,16 +32,19 @@ FIRST_DAY, LAST_DAY = dt.date(2019, 10, 1), dt.date(2020, 4, 30)
 
 
 class PeakMemory:
-    """Samples the PSS of this process and its children (``tree_pss``); ``take()`` returns and resets the peak."""
+    """Samples the PSS of this process and its children (``tree_pss``) and the free disk of the scratch
+    folder (Spark's shuffle and DuckDB's spill included); ``take()`` returns and resets the peak."""
 
-    def __init__(self) -> None:
+    def __init__(self, scratch: Path) -> None:
         self.peak = self.run_peak = 0
+        self.scratch, self.min_free = scratch, shutil.disk_usage(scratch).free
         threading.Thread(target=self._sample, daemon=True).start()
 
     def _sample(self) -> None:
         while True:
             used, wait = tree_pss(os.getpid())
             self.peak, self.run_peak = max(self.peak, used), max(self.run_peak, used)
+            self.min_free = min(self.min_free, shutil.disk_usage(self.scratch).free)
             time.sleep(wait)
 
     def take(self) -> int:
@@ -138,7 +141,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parent.parent / "data" / "bench"),
                         help="scratch folder; landing files are reused from it (default: data/bench in the repo)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip-marts", action="store_true", help="stop after the incremental dbt models")
+    parser.add_argument("--skip-marts", action="store_true", help="stop after the incremental dbt models (no marts, no dashboard)")
     parser.add_argument("--skip-reference", action="store_true", help="do not run the DuckDB reference clean")
     parser.add_argument("--verify", action="store_true", help="compare Spark's clean rows with the reference's, all columns")
     parser.add_argument("--raw-retention", choices=("keep", "until_clean"), default="until_clean",
@@ -158,7 +161,7 @@ def main(argv: list[str]) -> int:
     import dagster as dg
     import duckdb
 
-    from ecommerce_assets.assets import LAYERS, dashboard
+    from ecommerce_assets.assets import LAYERS
     from ecommerce_assets.jobs import STAGES
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
@@ -167,10 +170,10 @@ def main(argv: list[str]) -> int:
 
     settings = load_settings()
     resources = build_resources(settings)
-    assets = dg.load_assets_from_modules([m for m in LAYERS if m is not dashboard])
+    assets = dg.load_assets_from_modules(LAYERS)
     weeks = [first + dt.timedelta(days=7 * i) for i in range(args.weeks)]
     tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
-    memory = PeakMemory()
+    memory = PeakMemory(root)
     conf = spark_config(settings)
     print(f"weeks {first}..{last} ({args.weeks}), scale {args.scale:g}, {os.cpu_count()} cores, Spark {conf['spark.master']} "
           f"driver {conf['spark.driver.memory']}, shuffle partitions {conf['spark.sql.shuffle.partitions']}", flush=True)
@@ -184,11 +187,18 @@ def main(argv: list[str]) -> int:
             return con.execute(f"select count(*) from {table}").fetchone()[0]
 
     spark_seconds: dict[str, float] = {}
+    checks: dict[str, bool] = {}  # asset:check -> passed, over every stage's run
+    accounts: dict[str, str] = {}  # week -> its row account, from the row_accounting check
 
     def run(selection: dg.AssetSelection, partitioned: bool = True) -> None:
         result = dg.materialize(assets, selection=selection, tags=tags if partitioned and args.weeks > 1 else {},
                                 partition_key=first.isoformat() if partitioned and args.weeks == 1 else None,
                                 resources=resources, raise_on_error=True)
+        for evaluation in result.get_asset_check_evaluations():
+            key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            checks[key] = checks.get(key, True) and evaluation.passed
+            if evaluation.check_name == "row_accounting":
+                accounts.update(evaluation.metadata["weeks"].value)
         for event in result.get_asset_materialization_events():
             metadata = event.materialization.metadata
             if "spark_seconds" in metadata:  # the clean step's own split: session start, then Spark work
@@ -207,6 +217,8 @@ def main(argv: list[str]) -> int:
     if not args.skip_marts:
         stages.append(("marts (dbt history)", lambda: run(STAGES["history dbt"], partitioned=False),
                        lambda: warehouse_rows("raw.events"), lambda: settings.duckdb_path.stat().st_size))
+        stages.append(("dashboard", lambda: run(STAGES["dashboard"], partitioned=False),
+                       lambda: warehouse_rows("raw.events"), lambda: folder_bytes(settings.reports_dir)))
 
     reference: dict = {}
     if not args.skip_reference:
@@ -260,6 +272,11 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(root / "reference", ignore_errors=True)
     shutil.rmtree(root / "reference-tmp", ignore_errors=True)
     lines.append(f"peak memory of the whole run (PSS of the process tree; --verify's comparison not counted): {run_peak / 2**30:.2f} GiB")
+    lines.append(f"free disk at the worst moment: {memory.min_free / 1e9:,.1f} GB (of {shutil.disk_usage(root).total / 1e9:,.0f} GB)")
+    failed = sorted(key for key, passed in checks.items() if not passed)
+    lines.append(f"asset checks: {len(checks) - len(failed)} of {len(checks)} passed{': failed ' + ', '.join(failed) if failed else ''}")
+    exact = sum(" = " in account for account in accounts.values())
+    lines.append(f"row accounting (raw = clean + duplicates + rejected): exact for {exact} of {len(weeks)} weeks")
     lines += ["", f"storage at the end, per raw event ({raw_rows:,}):", *storage_report(root, lake, raw_rows)]
     if args.scale < 1:
         lines.append(f"linear extrapolation to scale 1 of the weekly path: {weekly / args.scale / 60:.1f} min "
