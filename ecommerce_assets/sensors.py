@@ -9,12 +9,11 @@ failed stays behind the cursor: retry it alone from the UI or the CLI.
 
 import dagster as dg
 
+from ecommerce_assets.assets.common import FACTS
 from ecommerce_assets.jobs import weekly_events_job
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.settings import current
 
-# The last asset of the weekly graph: a week is done when its facts are built.
-WEEK_DONE = dg.AssetKey(["core", "fct_events"])
 # Dagster's run tags for what a run builds: one partition, or a single-run backfill's range of them.
 PARTITION_TAG = "dagster/partition"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
@@ -32,7 +31,7 @@ def weeks_in_flight(runs: list[dg.DagsterRun], partition_keys: list[str]) -> set
     asset job rather than weekly_events_job)."""
     weeks: set[str] = set()
     for run in runs:
-        if run.job_name != weekly_events_job.name and WEEK_DONE not in (run.asset_selection or ()):
+        if run.job_name != weekly_events_job.name and FACTS not in (run.asset_selection or ()):
             continue
         tags = run.tags
         if tags.get(PARTITION_TAG) in partition_keys:
@@ -64,7 +63,7 @@ def next_week_to_replay(
 def history_replay_sensor(context: dg.SensorEvaluationContext):
     instance = context.instance
     keys = weekly_partitions_def.get_partition_keys(dynamic_partitions_store=instance)
-    materialized = set(instance.get_materialized_partitions(WEEK_DONE))
+    materialized = set(instance.get_materialized_partitions(FACTS))
     # Any job's runs: a backfill launched from the UI runs the implicit asset job over a range of weeks.
     in_flight = weeks_in_flight(list(instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT))), keys)
     week = next_week_to_replay(keys, materialized, in_flight, context.cursor)

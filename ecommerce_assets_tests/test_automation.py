@@ -5,11 +5,12 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from ecommerce_assets.assets.common import FACTS
 from ecommerce_assets.definitions import defs
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.retention import run_retention_job, run_retention_schedule
 from ecommerce_assets.schedules import weekly_schedule
-from ecommerce_assets.sensors import WEEK_DONE, history_replay_sensor, next_week_to_replay
+from ecommerce_assets.sensors import history_replay_sensor, next_week_to_replay
 
 UTC = dt.timezone.utc
 KEYS = weekly_partitions_def.get_partition_keys()
@@ -55,7 +56,7 @@ def test_replay_sensor_advances_one_week_per_tick_and_continues_where_data_stops
         assert (second.partition_key, cursor) == ("2019-10-07", "2019-10-07")
         # A partial backfill already built weeks up to 2019-11-04: a fresh sensor continues after it.
         for key in KEYS[: KEYS.index("2019-11-04") + 1]:
-            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=WEEK_DONE, partition=key))
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=FACTS, partition=key))
         resumed, cursor = _tick(instance, None)
         assert (resumed.partition_key, cursor) == ("2019-11-11", "2019-11-11")
         # At the end there is nothing left to request.

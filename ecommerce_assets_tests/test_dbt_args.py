@@ -11,9 +11,9 @@ from ecommerce_assets.assets.dbt_models import (
     history_dbt_models,
     merged,
     require_every_week,
-    week_batches,
     weekly_dbt_models,
 )
+from ecommerce_assets.batching import week_batches
 
 pytestmark = pytest.mark.unit
 UTC = dt.timezone.utc

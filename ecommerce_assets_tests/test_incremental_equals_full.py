@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from ecommerce_assets.assets import dbt_models
-from ecommerce_assets.assets.dbt_models import week_batches
+from ecommerce_assets.batching import week_batches
 from ecommerce_assets.dbt_project import DBT_PROJECT_DIR, dbt_executable
 from ecommerce_assets.generator.synthetic import generate
 from ecommerce_assets.partitions import weeks_in_range
@@ -31,7 +31,7 @@ FIRST, LAST = "2019-09-30", "2020-04-27"
 LAKE = dg.AssetSelection.assets("raw_events", "clean_events", "rejected_events")
 WEEKLY_WAREHOUSE = dg.AssetSelection.assets("warehouse_events") | dg.AssetSelection.groups("staging", "facts")
 # Stamps of when a week was built differ between any two builds by design.
-VOLATILE = {"core.fct_weeks": "refreshed_at"}
+VOLATILE = {"core.int_weeks_built": "refreshed_at"}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_a_backfill_on_top_of_history_then_a_rerun_of_a_middle_week(lake, monkey
         con.execute(f"update {october.replace('events + 1000000', 'events - 1000000')}")
         # every incremental history model recorded the newest week stamp it processed
         stamps = con.execute("select count(distinct model_name), count(distinct refreshed_at), "
-                             "max(refreshed_at) = (select max(refreshed_at) from core.fct_weeks) "
+                             "max(refreshed_at) = (select max(refreshed_at) from core.int_weeks_built) "
                              "from core.refresh_watermarks").fetchone()
         assert stamps == (8, 1, True), stamps
     _assert_equals_full_rebuild(settings)

@@ -14,6 +14,9 @@ from ecommerce_assets.partitions import weeks_in_range
 # Steps that write the warehouse, or read it while others may write, share one pool whose limit (1, in the
 # instance's dagster.yaml) keeps DuckDB to one writer; on Snowflake it serialises the weekly loads.
 WAREHOUSE_POOL = "warehouse"
+# The week's facts: the last asset of the weekly graph, due by Monday 09:00 UTC (its freshness policy),
+# and what the history replay sensor waits for.
+FACTS = dg.AssetKey(["core", "fct_events"])
 # Steps that touch the lake or the warehouse retry a passing fault (a lock, a network error).
 RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
 

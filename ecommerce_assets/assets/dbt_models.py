@@ -27,15 +27,15 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
-from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL
+from ecommerce_assets.assets.common import FACTS, RETRY, WAREHOUSE_POOL
 from ecommerce_assets.automation import refresh_after_upstream
+from ecommerce_assets.batching import BATCH_ROWS, week_batches
 from ecommerce_assets.dbt_project import dbt_project
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.warehouses import Warehouse
 from ecommerce_assets.warehouses.base import WEEK_COUNTS
 
 TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_code_references=True)
-FACTS_DUE = dg.AssetKey(["core", "fct_events"])
 # Built once: the translator is asked for fct_events' spec by every test that reads it, and each policy
 # computes its cron's smallest interval (about 35 ms).
 FACTS_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * 1", lower_bound_delta=dt.timedelta(hours=8), timezone="UTC")
@@ -47,7 +47,7 @@ class WeeklyTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if spec.key != FACTS_DUE:
+        if spec.key != FACTS:
             return spec
         return spec.replace_attributes(freshness_policy=FACTS_FRESHNESS)
 
@@ -104,26 +104,6 @@ def require_every_week(first: str, last: str, partition_keys: Sequence[str]) -> 
         metadata={"run_range": f"{first}...{last}", "required_range": whole},
         allow_retries=False,
     )
-
-
-# Raw events per dbt build of the weekly models: a full-scale week (~13-18M) is one build, a 31-week
-# backfill at scale 0.1 three.
-BATCH_ROWS = 16_000_000
-
-
-def week_batches(rows_by_week: Mapping[str, int], weeks: Sequence[str], max_rows: int) -> list[list[str]]:
-    """Consecutive weeks grouped so that each group holds at most ``max_rows`` rows (a bigger week alone)."""
-    batches: list[list[str]] = []
-    total = 0
-    for week in weeks:
-        rows = rows_by_week.get(week, 0)
-        if batches and total + rows <= max_rows:
-            batches[-1].append(week)
-            total += rows
-        else:
-            batches.append([week])
-            total = rows
-    return batches
 
 
 def merged(batches: Sequence[Sequence[Any]]) -> list[Any]:

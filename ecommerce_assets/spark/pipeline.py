@@ -22,6 +22,7 @@ from typing import Any
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from ecommerce_assets.batching import week_batches
 from ecommerce_assets.lake import LINE_MAP_SUFFIX, RAW_SUFFIX, LakeStore, MissingPartition, PartitionReplaced, S3Lake
 from ecommerce_assets.settings import s3a_url
 from ecommerce_assets.spark.lineage import read_line_maps, with_landing_lines
@@ -37,9 +38,6 @@ from ecommerce_assets.spark.rules import (
     with_event_id,
 )
 
-# Raw rows per Spark query in a multi-week run: a full-scale week (~13M) is one batch, a 31-week replay
-# at scale 0.1 a few; each batch's imputation maps (one row per product and week) stay small.
-BATCH_ROWS = 16_000_000
 # Unique ids do not dictionary-encode: trying only costs time.
 _NO_DICTIONARY = {"parquet.enable.dictionary#event_id": "false"}
 # The published clean files: zstd (39% smaller than snappy on the same rows), rows in ``in_clean_order``.
@@ -189,7 +187,7 @@ def _write_outputs(
     maps_by_week: dict[dt.date, list[str]] = {}
     for path in line_maps:
         maps_by_week.setdefault(_week_of(path), []).append(path)
-    for index, weeks in enumerate(_batches(sorted(by_week), counts)):
+    for index, weeks in enumerate(week_batches({w: c.raw_rows for w, c in counts.items()}, sorted(by_week))):
         paths = [p for week in weeks for p in by_week[week]]
         rows = Observation("rows")
         classified = classify(read_raw(spark, paths, raw_base))
@@ -265,17 +263,3 @@ def _week_of(path: str) -> dt.date:
     if match is None:
         raise ValueError(f"{path}: raw file outside a week=YYYY-MM-DD folder")
     return dt.date.fromisoformat(match[1])
-
-
-def _batches(weeks: list[dt.date], counts: dict[dt.date, WeekCounts]) -> list[list[dt.date]]:
-    """Consecutive weeks grouped up to ``BATCH_ROWS`` raw rows (a larger week is a batch alone)."""
-    batches: list[list[dt.date]] = []
-    rows = 0
-    for week in weeks:
-        week_rows = counts[week].raw_rows
-        if not batches or rows + week_rows > BATCH_ROWS:
-            batches.append([])
-            rows = 0
-        batches[-1].append(week)
-        rows += week_rows
-    return batches

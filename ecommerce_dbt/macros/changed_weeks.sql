@@ -1,6 +1,6 @@
 {#-
 What a history model (dimension, mart) must recompute on a refresh: the weeks whose facts were rebuilt
-since it last refreshed, from core.fct_weeks (one row per week, stamped when a weekly run rebuilds it),
+since it last refreshed, from core.int_weeks_built (one row per week, stamped when a weekly run rebuilds it),
 plus the week before each, since a weekly run also completes the sessions that began the week before.
 Each incremental history model records, after it runs, the newest stamp it has seen in
 core.refresh_watermarks (post-hook). On a first build or a --full-refresh every week counts as changed,
@@ -20,19 +20,24 @@ different sets of weeks, and a test compares them row for row.
     create table if not exists {{ watermarks_relation() }} (model_name varchar, refreshed_at timestamp)
 {%- endmacro %}
 
-{#- post-hooks of an incremental history model (rendered when it runs, hence strings in its config):
-    remember the newest week stamp it has now processed. -#}
+{#- post-hooks of the history folders (rendered when a model runs, hence strings in dbt_project.yml): an
+    incremental model remembers the newest week stamp it has now processed; for a table they render to
+    nothing, which dbt skips. -#}
 {% macro forget_watermark() -%}
+    {%- if config.get('materialized') == 'incremental' -%}
     delete from {{ watermarks_relation() }} where model_name = '{{ this.identifier }}'
+    {%- endif -%}
 {%- endmacro %}
 {% macro record_watermark() -%}
-    insert into {{ watermarks_relation() }} select '{{ this.identifier }}', max(refreshed_at) from {{ ref('fct_weeks') }}
+    {%- if config.get('materialized') == 'incremental' -%}
+    insert into {{ watermarks_relation() }} select '{{ this.identifier }}', max(refreshed_at) from {{ ref('int_weeks_built') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A select of the Monday dates to recompute (see above). -#}
 {% macro changed_weeks() -%}
     {%- set stamped -%}
-        select event_week from {{ ref('fct_weeks') }}
+        select event_week from {{ ref('int_weeks_built') }}
         {%- if is_incremental() %}
         where refreshed_at > coalesce(
             (select max(refreshed_at) from {{ watermarks_relation() }} where model_name = '{{ this.identifier }}'),

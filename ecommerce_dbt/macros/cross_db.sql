@@ -1,26 +1,12 @@
-{#- Date/time arithmetic behind one name each, so the same models run on DuckDB and Snowflake. -#}
+{#- Date arithmetic on top of dbt-core's cross-database macros (dbt.dateadd, dbt.date_trunc, dbt.datediff),
+    with what they lack: results typed as dates, Monday weeks whatever Snowflake's WEEK_START, ISO
+    weekdays, and a series of days between two column values (dbt.date_spine needs its bounds when it
+    compiles). -#}
 
-{% macro seconds_between(start, end) -%}
-    {{ return(adapter.dispatch('seconds_between')(start, end)) }}
-{%- endmacro %}
-{% macro default__seconds_between(start, end) -%}datediff('second', {{ start }}, {{ end }}){%- endmacro %}
-{% macro duckdb__seconds_between(start, end) -%}date_diff('second', {{ start }}, {{ end }}){%- endmacro %}
-
-{% macro days_between(start, end) -%}
-    {{ return(adapter.dispatch('days_between')(start, end)) }}
-{%- endmacro %}
-{% macro default__days_between(start, end) -%}datediff('day', {{ start }}, {{ end }}){%- endmacro %}
-{% macro duckdb__days_between(start, end) -%}date_diff('day', cast({{ start }} as date), cast({{ end }} as date)){%- endmacro %}
-
+{#- Whole weeks between two Mondays (a fraction otherwise). -#}
 {% macro weeks_between(start, end) -%}
-    ({{ days_between(start, end) }} / 7)
+    ({{ dbt.datediff('cast(' ~ start ~ ' as date)', 'cast(' ~ end ~ ' as date)', 'day') }} / 7)
 {%- endmacro %}
-
-{% macro months_between(start, end) -%}
-    {{ return(adapter.dispatch('months_between')(start, end)) }}
-{%- endmacro %}
-{% macro default__months_between(start, end) -%}datediff('month', {{ start }}, {{ end }}){%- endmacro %}
-{% macro duckdb__months_between(start, end) -%}date_diff('month', cast({{ start }} as date), cast({{ end }} as date)){%- endmacro %}
 
 {#- Monday of the ISO week; Snowflake's week start follows WEEK_START, so truncate by arithmetic instead. -#}
 {% macro week_start(day) -%}
@@ -30,14 +16,12 @@
 {% macro duckdb__week_start(day) -%}cast(date_trunc('week', cast({{ day }} as date)) as date){%- endmacro %}
 
 {% macro month_start(day) -%}
-    cast(date_trunc('month', cast({{ day }} as date)) as date)
+    cast({{ dbt.date_trunc('month', 'cast(' ~ day ~ ' as date)') }} as date)
 {%- endmacro %}
 
 {% macro add_days(day, n) -%}
-    {{ return(adapter.dispatch('add_days')(day, n)) }}
+    cast({{ dbt.dateadd('day', n, 'cast(' ~ day ~ ' as date)') }} as date)
 {%- endmacro %}
-{% macro default__add_days(day, n) -%}dateadd('day', {{ n }}, cast({{ day }} as date)){%- endmacro %}
-{% macro duckdb__add_days(day, n) -%}cast(cast({{ day }} as date) + to_days(cast({{ n }} as integer)) as date){%- endmacro %}
 
 {#- ISO weekday 1 = Monday .. 7 = Sunday. -#}
 {% macro iso_weekday(ts) -%}

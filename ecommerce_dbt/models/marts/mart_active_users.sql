@@ -1,5 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='month_start', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
-{%- do ref('fct_weeks') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
+{{ config(materialized='incremental', unique_key='month_start') }}
+{%- do ref('int_weeks_built') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
 
 {#- A refresh recomputes whole months (MAU and stickiness are per month): those the changed weeks touch,
     from the daily activity of the weeks overlapping them (a week's WAU needs all its days). -#}

@@ -1,5 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='date_day', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
-{%- do ref('fct_weeks') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
+{{ config(materialized='incremental', unique_key='date_day') }}
+{%- do ref('int_weeks_built') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
 
 {#- A refresh recomputes the days of the changed weeks. -#}
 with activity as (

@@ -22,11 +22,11 @@ sizes as (
 retained as (
     select
         cohorts.cohort_month,
-        {{ months_between('cohorts.cohort_month', 'purchase_months.purchase_month') }} as month_offset,
+        {{ dbt.datediff('cast(cohorts.cohort_month as date)', 'cast(purchase_months.purchase_month as date)', 'month') }} as month_offset,
         count(*) as repeat_buyers
     from cohorts
     inner join purchase_months on cohorts.user_id = purchase_months.user_id
-    group by cohorts.cohort_month, {{ months_between('cohorts.cohort_month', 'purchase_months.purchase_month') }}
+    group by cohorts.cohort_month, {{ dbt.datediff('cast(cohorts.cohort_month as date)', 'cast(purchase_months.purchase_month as date)', 'month') }}
 )
 
 select

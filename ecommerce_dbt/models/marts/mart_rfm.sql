@@ -24,7 +24,7 @@ buyers as (
 scored as (
     select
         buyers.*,
-        {{ days_between('buyers.last_purchase_date', 'as_of.as_of_date') }} as recency_days,
+        {{ dbt.datediff('cast(buyers.last_purchase_date as date)', 'cast(as_of.as_of_date as date)', 'day') }} as recency_days,
         ntile(5) over (order by buyers.last_purchase_date, buyers.user_id) as r_score,
         ntile(5) over (order by buyers.frequency, buyers.user_id) as f_score,
         ntile(5) over (order by buyers.monetary, buyers.user_id) as m_score

@@ -1,5 +1,3 @@
-{{ config(materialized='table', meta={'dagster': {'group': 'dimensions'}}) }}
-
 {#-
 Category moves detected from product continuity: a product "moves" from category A to B when its last
 event under A is no later than its first under B (delivered ids, all history). A move shared by many of

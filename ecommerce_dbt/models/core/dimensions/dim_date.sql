@@ -1,5 +1,5 @@
 with bounds as (
-    select min(first_date) as first_day, max(last_date) as last_day from {{ ref('fct_weeks') }}
+    select min(first_date) as first_day, max(last_date) as last_day from {{ ref('int_weeks_built') }}
 ),
 
 days as (

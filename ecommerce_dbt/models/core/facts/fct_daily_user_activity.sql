@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_week',
-        on_schema_change='fail'
-    )
-}}
+{{ config(unique_key='activity_week') }}
 
 {#- One row per user and day, so marts count active users and buyers without rescanning events. Counted in
 two steps, per user, day and session, then per user and day: distinct sessions are then rows, not the

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_week',
-        on_schema_change='fail'
-    )
-}}
+{{ config(unique_key='session_week') }}
 
 {#-
 A session belongs to the week it starts in. A run for [min_week, max_week) rebuilds the sessions that
@@ -57,7 +50,7 @@ select
     user_id,
     session_start,
     session_end,
-    {{ seconds_between('session_start', 'session_end') }} as duration_seconds,
+    {{ dbt.datediff('session_start', 'session_end', 'second') }} as duration_seconds,
     cast(session_start as date) as session_date,
     {{ week_start('session_start') }} as session_week,
     events,

@@ -1,5 +1,5 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='product_id', post_hook=["{{ forget_watermark() }}", "{{ record_watermark() }}"]) }}
-{%- do ref('fct_weeks') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
+{{ config(materialized='incremental', unique_key='product_id') }}
+{%- do ref('int_weeks_built') -%}  {#- a dependency however the model runs: the week stamps (changed_weeks, the watermark post-hook) -#}
 
 {#-
 Type-2 price history: a new version starts whenever a product's price changes from one second to the
