@@ -63,9 +63,14 @@ def _land(args: argparse.Namespace) -> int:
 
     landing = Path(args.to) if args.to else current().lake / "landing"
     for name in args.files:
-        landed = land(Path(name), landing)
-        action = "copied" if landed.copied else "unchanged"
+        landed = land(Path(name), landing, replace=args.replace)
+        action = "copied" if landed.copied else "unchanged: the same file is landed already, nothing to do"
         print(f"{landed.target}  {landed.bytes:,} bytes  sha256 {landed.sha256[:16]}…  {action}")
+        if landed.replaced:
+            first, last = landed.weeks[0].isoformat(), landed.weeks[-1].isoformat()
+            print(f"  replaced: the file landed before is kept as {landed.replaced}\n"
+                  f"  weeks to recompute ({', '.join(f'{m:%Y-%m}' for m in landed.months)}): {first}...{last}, e.g.\n"
+                  f"  dg launch --assets 'tag:weekly' --partition-range {first}...{last}")
     return 0
 
 
@@ -177,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     land_cmd = commands.add_parser("land", help="copy real dumps (.csv, .csv.gz or the Kaggle .zip) into the landing zone")
     land_cmd.add_argument("files", nargs="+")
     land_cmd.add_argument("--to", help="landing folder (default: <lake>/landing)")
+    land_cmd.add_argument("--replace", action="store_true",
+                          help="replace a different file landed under the same name (kept under landing/_replaced/)")
     land_cmd.set_defaults(func=_land)
     settings_cmd = commands.add_parser("settings", help="show the environment variables and their values")
     settings_cmd.add_argument("--markdown", action="store_true", help="print the README's table of variables")

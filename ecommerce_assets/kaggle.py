@@ -23,3 +23,20 @@ _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 def file_stem(month: dt.date) -> str:
     """The dump's name for a month: 2019-10 -> ``2019-Oct`` (fixed names, not the locale's)."""
     return f"{month.year}-{_MONTH_ABBR[month.month - 1]}"
+
+
+def month_of_stem(stem: str) -> dt.date:
+    """The inverse of :func:`file_stem`: ``2019-Oct`` -> 2019-10-01."""
+    year, _, name = stem.partition("-")
+    return dt.date(int(year), _MONTH_ABBR.index(name) + 1, 1)
+
+
+def weeks_of_month(month: dt.date) -> list[dt.date]:
+    """The Monday weeks that hold a day of the month (the first may start in the month before)."""
+    following = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    week = month - dt.timedelta(days=month.weekday())
+    weeks = []
+    while week < following:
+        weeks.append(week)
+        week += dt.timedelta(days=7)
+    return weeks

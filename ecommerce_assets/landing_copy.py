@@ -1,7 +1,10 @@
-"""`ecommerce land`: put real dumps into the lake's landing zone, checksummed and never partial."""
+"""`ecommerce land`: put real dumps into the lake's landing zone, checksummed and never partial; a landed
+file is never lost: a different file under the same name is refused, or with ``replace`` the landed one is
+kept under ``landing/_replaced/`` first."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -9,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecommerce_assets.kaggle import month_of_stem, weeks_of_month
 from ecommerce_assets.lake import LandingFile
 from ecommerce_assets.raw_split import read_header
 
@@ -16,8 +20,13 @@ _DUMP_NAME = re.compile(r"^\d{4}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|De
 _CHUNK = 8 * 1024 * 1024
 
 
+# Where a replaced landing file is kept: a folder the pipeline never reads (it looks for the dumps' own names
+# in landing/ itself).
+REPLACED = "_replaced"
+
+
 class LandError(ValueError):
-    """A file offered for landing is not a Kaggle dump."""
+    """A file offered for landing is not a Kaggle dump, or would replace a different landed file."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,12 @@ class Landed:
     sha256: str
     bytes: int
     copied: bool  # False: an identical file was already there
+    replaced: Path | None = None  # where the different file landed before is now kept
+    weeks: tuple[dt.date, ...] = ()  # weeks the replacement changes: to recompute
+
+    @property
+    def months(self) -> list[dt.date]:
+        return sorted({dt.date(w.year, w.month, 1) for w in self.weeks})
 
 
 def sha256_of(path: Path) -> str:
@@ -79,13 +94,34 @@ def _target(path: Path, landing: Path) -> Path:
     return target
 
 
-def land(path: Path, landing: Path) -> Landed:
+def _landed_sum(target: Path, sidecar: Path) -> str:
+    """The landed file's SHA-256: its checksum file's, unless the file is newer than it (replaced by hand)."""
+    if sidecar.is_file() and sidecar.stat().st_mtime_ns >= target.stat().st_mtime_ns:
+        recorded = sidecar.read_text().split()[:1]
+        if recorded:
+            return recorded[0]
+    return sha256_of(target)
+
+
+def _months_inside(path: Path) -> list[dt.date]:
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            names = [Path(m).name for m in archive.namelist() if _DUMP_NAME.match(Path(m).name)]
+    else:
+        names = [path.name]
+    return sorted(month_of_stem(name.split(".")[0]) for name in names)
+
+
+def land(path: Path, landing: Path, replace: bool = False) -> Landed:
     """Copy ``path`` into ``landing`` under its own name.
 
     The copy goes to ``<name>.partial`` and is renamed only after its SHA-256 matches the source's, so an
     interrupted or corrupted copy never leaves a file that looks complete. The checksum is kept beside
-    the file (``<name>.sha256``); landing the same file again copies nothing. Nothing is written outside
-    ``landing`` (see :func:`_target`).
+    the file (``<name>.sha256``); landing the same file again copies nothing. A different file already
+    landed under the name is refused (:class:`LandError`, naming both), unless ``replace``: then it is
+    moved to ``landing/_replaced/<name>.<its checksum's first 16 hex digits>`` (with its checksum file)
+    before the new one is renamed into place, and the weeks of its months are returned as changed.
+    Nothing is written outside ``landing`` (see :func:`_target`).
     """
     if not path.is_file():
         raise LandError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
@@ -94,8 +130,21 @@ def land(path: Path, landing: Path) -> Landed:
     landing.mkdir(parents=True, exist_ok=True)
     sidecar = target.with_name(target.name + ".sha256")
     source_sum = sha256_of(path)
-    if target.is_file() and sidecar.is_file() and sidecar.read_text().split()[:1] == [source_sum]:
-        return Landed(path, target, source_sum, target.stat().st_size, copied=False)
+    previous = None
+    if target.is_file():
+        landed_sum = _landed_sum(target, sidecar)
+        if landed_sum == source_sum:
+            if not sidecar.is_file():
+                _write_sidecar(sidecar, source_sum, target.name)
+            return Landed(path, target, source_sum, target.stat().st_size, copied=False)
+        kept = landing / REPLACED / f"{target.name}.{landed_sum[:16]}"
+        if not replace:
+            raise LandError(
+                f"{target} is already landed and differs from {path}: landed {target.stat().st_size:,} bytes, "
+                f"sha256 {landed_sum}; offered {path.stat().st_size:,} bytes, sha256 {source_sum}. Nothing was "
+                f"changed. To replace it, run `ecommerce land --replace {path}`: the landed file is kept as {kept}."
+            )
+        previous = (target, sidecar, kept, landed_sum)
     partial = target.with_name(target.name + ".partial")
     try:
         digest = hashlib.sha256()
@@ -107,15 +156,29 @@ def land(path: Path, landing: Path) -> Landed:
             os.fsync(dst.fileno())
         if digest.hexdigest() != source_sum or sha256_of(partial) != source_sum:
             raise LandError(f"{path}: the copy's checksum differs from the source's (file changed while copying?)")
+        if previous:
+            # The landed file is moved aside, not copied (same folder tree, one rename), before the new one
+            # takes its name: killed in between, the month is missing (an error naming it), never lost.
+            old, old_sidecar, kept, kept_sum = previous
+            kept.parent.mkdir(exist_ok=True)
+            _write_sidecar(kept.with_name(kept.name + ".sha256"), kept_sum, kept.name)
+            old.replace(kept)
+            old_sidecar.unlink(missing_ok=True)
         # The old checksum goes before the old file: killed in between, a file without a checksum is
-        # copied again next time, where a stale checksum beside a new file would pass as "unchanged".
+        # checked again next time, where a stale checksum beside a new file would pass as "unchanged".
         sidecar.unlink(missing_ok=True)
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
-    # Written aside and renamed, like the file: never an empty or half-written checksum.
-    sidecar_partial = sidecar.with_name(sidecar.name + ".partial")
-    with open(sidecar_partial, "w", opener=_no_follow) as out:
-        out.write(f"{source_sum}  {target.name}\n")
-    sidecar_partial.replace(sidecar)
-    return Landed(path, target, source_sum, target.stat().st_size, copied=True)
+    _write_sidecar(sidecar, source_sum, target.name)
+    weeks = tuple(w for month in _months_inside(target) for w in weeks_of_month(month)) if previous else ()
+    return Landed(path, target, source_sum, target.stat().st_size, copied=True,
+                  replaced=previous[2] if previous else None, weeks=tuple(sorted(set(weeks))))
+
+
+def _write_sidecar(sidecar: Path, checksum: str, name: str) -> None:
+    """Written aside and renamed, like the file: never an empty or half-written checksum (sha256sum's format)."""
+    partial = sidecar.with_name(sidecar.name + ".partial")
+    with open(partial, "w", opener=_no_follow) as out:
+        out.write(f"{checksum}  {name}\n")
+    partial.replace(sidecar)

@@ -1,5 +1,7 @@
-"""Real downloads: the Kaggle zip, a .csv and a .csv.gz land the same way; a copy is never partial."""
+"""Real downloads: the Kaggle zip, a .csv and a .csv.gz land the same way; a copy is never partial; a landed
+file is never lost (a redelivered month is refused, or replaced with the old file kept)."""
 
+import datetime as dt
 import gzip
 import json
 import os
@@ -10,7 +12,10 @@ import dagster as dg
 import pytest
 
 from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.landing_copy import LandError, land
+from ecommerce_assets.cli import main
+from ecommerce_assets.kaggle import month_of_stem, weeks_of_month
+from ecommerce_assets.lake import Lake, LandingFile
+from ecommerce_assets.landing_copy import LandError, land, sha256_of
 from ecommerce_assets.raw_split import LandingFormatError
 from ecommerce_assets.settings import load_settings
 from ecommerce_assets_tests.helpers import materialize_weeks
@@ -100,3 +105,67 @@ def test_files_that_are_not_dumps_are_refused(tmp_path, dumps):
     with pytest.raises(LandingFormatError, match="line 1: header is 'time,type'"):
         land(wrong_header, tmp_path / "landing")
     assert not (tmp_path / "landing" / "2019-Dec.csv").exists()
+
+
+def _redelivered(dump, folder):
+    """The same month delivered again with one event fewer: same name, different content."""
+    folder.mkdir()
+    lines = dump.read_bytes().splitlines(keepends=True)
+    (folder / dump.name).write_bytes(b"".join(lines[:-1]))
+    return folder / dump.name
+
+
+@pytest.mark.unit
+def test_a_different_file_under_a_landed_name_is_refused_and_nothing_changes(tmp_path, dumps):
+    landing = tmp_path / "landing"
+    first = land(dumps["csv"][1], landing)
+    other = _redelivered(dumps["csv"][1], tmp_path / "again")
+    before = {p.name: p.read_bytes() for p in landing.iterdir()}
+    with pytest.raises(LandError) as refused:
+        land(other, landing)
+    message = str(refused.value)
+    for part in (str(first.target), str(other), f"{first.bytes:,} bytes", f"{other.stat().st_size:,} bytes",
+                 first.sha256, sha256_of(other), "--replace"):
+        assert part in message, (part, message)
+    assert {p.name: p.read_bytes() for p in landing.iterdir()} == before
+
+
+@pytest.mark.unit
+def test_replace_keeps_the_landed_file_and_names_the_weeks_to_recompute(tmp_path, dumps, capsys):
+    landing = tmp_path / "landing"
+    first = land(dumps["csv"][1], landing)  # 2019-Nov
+    other = _redelivered(dumps["csv"][1], tmp_path / "again")
+    assert main(["land", "--to", str(landing), "--replace", str(other)]) == 0
+    kept = landing / "_replaced" / f"2019-Nov.csv.{first.sha256[:16]}"
+    assert kept.read_bytes() == dumps["csv"][1].read_bytes()
+    assert (landing / "_replaced" / f"{kept.name}.sha256").read_text().split()[0] == first.sha256
+    assert (landing / "2019-Nov.csv").read_bytes() == other.read_bytes()
+    assert (landing / "2019-Nov.csv.sha256").read_text().split()[0] == sha256_of(other)
+    printed = capsys.readouterr().out
+    # November 2019: from the week of Monday 2019-10-28 (holding Nov 1) to that of Monday 2019-11-25.
+    assert f"kept as {kept}" in printed and "--partition-range 2019-10-28...2019-11-25" in printed
+    # The pipeline reads the new file: the kept one is outside the names it looks for.
+    assert Lake(tmp_path).landing_file(dt.date(2019, 11, 1)) == LandingFile(landing / "2019-Nov.csv")
+    # Landing the same file again is a no-op, and says so.
+    assert main(["land", "--to", str(landing), str(other)]) == 0
+    assert "unchanged: the same file is landed already" in capsys.readouterr().out
+
+
+@pytest.mark.unit
+def test_a_landed_file_replaced_by_hand_is_compared_by_content(tmp_path, dumps):
+    landing = tmp_path / "landing"
+    land(dumps["csv"][1], landing)
+    other = _redelivered(dumps["csv"][1], tmp_path / "again")
+    target = landing / "2019-Nov.csv"
+    shutil.copy(other, target)  # by hand: the checksum file beside it is now stale
+    os.utime(target, ns=(target.stat().st_atime_ns, (landing / "2019-Nov.csv.sha256").stat().st_mtime_ns + 10**9))
+    assert not land(other, landing).copied  # the same content as what is there now
+    with pytest.raises(LandError, match="differs from"):
+        land(dumps["csv"][1], landing)
+
+
+@pytest.mark.unit
+def test_weeks_of_a_month_cover_every_day():
+    assert weeks_of_month(dt.date(2019, 10, 1)) == [dt.date(2019, 9, 30) + dt.timedelta(days=7 * i) for i in range(5)]
+    assert weeks_of_month(dt.date(2020, 2, 1)) == [dt.date(2020, 1, 27) + dt.timedelta(days=7 * i) for i in range(5)]
+    assert month_of_stem("2020-Feb") == dt.date(2020, 2, 1)
