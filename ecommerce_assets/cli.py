@@ -59,11 +59,19 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _land(args: argparse.Namespace) -> int:
-    from ecommerce_assets.landing_copy import land
+    from ecommerce_assets.landing_copy import land, land_on_s3
 
-    landing = Path(args.to) if args.to else current().lake / "landing"
+    settings = current()
+    if args.to or not settings.lake_on_s3:
+        landing = Path(args.to) if args.to else settings.lake / "landing"
+        into = lambda path: land(path, landing, replace=args.replace)  # noqa: E731
+    else:
+        from ecommerce_assets.resources import lake_resource
+
+        lake = lake_resource(settings).lake
+        into = lambda path: land_on_s3(path, lake, replace=args.replace)  # noqa: E731
     for name in args.files:
-        landed = land(Path(name), landing, replace=args.replace)
+        landed = into(Path(name))
         action = "copied" if landed.copied else "unchanged: the same file is landed already, nothing to do"
         print(f"{landed.target}  {landed.bytes:,} bytes  sha256 {landed.sha256[:16]}…  {action}")
         if landed.replaced:
@@ -181,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     prof.set_defaults(func=_profile)
     land_cmd = commands.add_parser("land", help="copy real dumps (.csv, .csv.gz or the Kaggle .zip) into the landing zone")
     land_cmd.add_argument("files", nargs="+")
-    land_cmd.add_argument("--to", help="landing folder (default: <lake>/landing)")
+    land_cmd.add_argument("--to", help="a local landing folder (default: <lake>/landing; on S3, <lake>/landing/ objects)")
     land_cmd.add_argument("--replace", action="store_true",
                           help="replace a different file landed under the same name (kept under landing/_replaced/)")
     land_cmd.set_defaults(func=_land)

@@ -33,6 +33,7 @@ import ctypes
 import datetime as dt
 import errno
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -329,6 +330,26 @@ class S3Lake(LakeStore):
                     return None
                 raise
 
+    def stat(self, key: str) -> tuple[int, dict[str, str]] | None:
+        """Size and user metadata of the object at ``key``; None where there is none."""
+        head = self._head(key)
+        return None if head is None else (head["ContentLength"], head.get("Metadata", {}))
+
+    def sha256(self, key: str) -> str:
+        """SHA-256 of the object's bytes, streamed (an object another tool wrote carries no checksum)."""
+        digest = hashlib.sha256()
+        with self._request("reading", self.object_key(key)):
+            body = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))["Body"]
+            for chunk in iter(lambda: body.read(8 * 1024 * 1024), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def copy(self, key: str, to_key: str, metadata: dict[str, str]) -> None:
+        """Server-side copy (managed: any size), with the given user metadata."""
+        with self._request("copying", self.object_key(key)):
+            self.client.copy({"Bucket": self.bucket, "Key": self.object_key(key)}, self.bucket, self.object_key(to_key),
+                             ExtraArgs={"Metadata": metadata, "MetadataDirective": "REPLACE"})
+
     def landing_file(self, month: dt.date) -> LandingFile:
         stem = file_stem(month)
         for suffix in LANDING_SUFFIXES:
@@ -443,9 +464,11 @@ class S3Lake(LakeStore):
         except MissingPartition:
             return []
 
-    def upload(self, path: Path, key: str) -> None:
+    def upload(self, path: Path, key: str, metadata: dict[str, str] | None = None) -> None:
+        """Upload, with user metadata if given; a multipart upload shows the object whole or not at all."""
         with self._request("uploading", self.object_key(key)):
-            self.client.upload_file(str(path), self.bucket, self.object_key(key))
+            self.client.upload_file(str(path), self.bucket, self.object_key(key),
+                                    ExtraArgs={"Metadata": metadata} if metadata else None)
 
     def _switch(self, key: str, names: list[str], manifest: dict[str, Any]) -> None:
         """The one PUT that makes the new generation current, then removal of what no manifest lists."""

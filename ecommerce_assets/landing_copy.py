@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecommerce_assets.kaggle import month_of_stem, weeks_of_month
-from ecommerce_assets.lake import LandingFile
+from ecommerce_assets.lake import LandingFile, S3Lake
 from ecommerce_assets.raw_split import read_header
 
 _DUMP_NAME = re.compile(r"^\d{4}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\.csv(\.gz)?$")
@@ -32,11 +32,11 @@ class LandError(ValueError):
 @dataclass(frozen=True)
 class Landed:
     source: Path
-    target: Path
+    target: Path | str  # a local path, or the object's s3:// URL
     sha256: str
     bytes: int
     copied: bool  # False: an identical file was already there
-    replaced: Path | None = None  # where the different file landed before is now kept
+    replaced: Path | str | None = None  # where the different file landed before is now kept
     weeks: tuple[dt.date, ...] = ()  # weeks the replacement changes: to recompute
 
     @property
@@ -174,6 +174,39 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
     weeks = tuple(w for month in _months_inside(target) for w in weeks_of_month(month)) if previous else ()
     return Landed(path, target, source_sum, target.stat().st_size, copied=True,
                   replaced=previous[2] if previous else None, weeks=tuple(sorted(set(weeks))))
+
+
+def land_on_s3(path: Path, lake: S3Lake, replace: bool = False) -> Landed:
+    """:func:`land` for a lake on S3: the object ``landing/<name>`` carries its SHA-256 as user metadata
+    (``sha256``); one written by another tool without it is compared by its content. A replaced object is
+    copied to ``landing/_replaced/<name>.<sha16>`` (server-side) before the new one is uploaded over it."""
+    if not path.is_file():
+        raise LandError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
+    _validate(path)
+    key, source_sum = f"landing/{path.name}", sha256_of(path)
+    url = f"{lake.url}/{key}"
+    landed = lake.stat(key)
+    kept = None
+    if landed is not None:
+        size, metadata = landed
+        landed_sum = metadata.get("sha256") or lake.sha256(key)
+        if landed_sum == source_sum:
+            return Landed(path, url, source_sum, size, copied=False)
+        kept_key = f"landing/{REPLACED}/{path.name}.{landed_sum[:16]}"
+        kept = f"{lake.url}/{kept_key}"
+        if not replace:
+            raise LandError(
+                f"{url} is already landed and differs from {path}: landed {size:,} bytes, sha256 {landed_sum}; "
+                f"offered {path.stat().st_size:,} bytes, sha256 {source_sum}. Nothing was changed. To replace it, "
+                f"run `ecommerce land --replace {path}`: the landed object is kept as {kept}."
+            )
+        lake.copy(key, kept_key, {"sha256": landed_sum})
+    lake.upload(path, key, {"sha256": source_sum})
+    stat = lake.stat(key)
+    if stat is None or stat[0] != path.stat().st_size:
+        raise LandError(f"{url}: the uploaded object's size differs from {path}'s ({path.stat().st_size:,} bytes)")
+    weeks = sorted({w for month in _months_inside(path) for w in weeks_of_month(month)}) if kept else []
+    return Landed(path, url, source_sum, stat[0], copied=True, replaced=kept, weeks=tuple(weeks))
 
 
 def _write_sidecar(sidecar: Path, checksum: str, name: str) -> None:

@@ -78,16 +78,20 @@ class ReportsResource(dg.ConfigurableResource):
         return target
 
 
+def lake_resource(settings: Settings) -> LakeResource:
+    return LakeResource(
+        url=settings.lake_url,
+        staging_dir=str(settings.staging_dir),
+        spark_access=settings.spark_lake_access,
+        s3_region=settings.aws_region,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        raw_retention=settings.raw_retention,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, Any]:
     return {
-        "lake": LakeResource(
-            url=settings.lake_url,
-            staging_dir=str(settings.staging_dir),
-            spark_access=settings.spark_lake_access,
-            s3_region=settings.aws_region,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            raw_retention=settings.raw_retention,
-        ),
+        "lake": lake_resource(settings),
         "warehouse": build_warehouse(settings),
         "reports": ReportsResource(folder=str(settings.reports_dir)),
         "pyspark": SparkResource(spark_config=spark_config(settings)),

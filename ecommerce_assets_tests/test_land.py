@@ -8,10 +8,13 @@ import os
 import shutil
 import zipfile
 
+import boto3
 import dagster as dg
 import pytest
+import requests
 
 from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets import cli
 from ecommerce_assets.cli import main
 from ecommerce_assets.kaggle import month_of_stem, weeks_of_month
 from ecommerce_assets.lake import Lake, LandingFile
@@ -19,6 +22,7 @@ from ecommerce_assets.landing_copy import LandError, land, sha256_of
 from ecommerce_assets.raw_split import LandingFormatError
 from ecommerce_assets.settings import load_settings
 from ecommerce_assets_tests.helpers import materialize_weeks
+from ecommerce_assets_tests.services import moto_server
 
 WEEK = "2019-10-28"  # spans 2019-Oct and 2019-Nov
 
@@ -169,3 +173,37 @@ def test_weeks_of_a_month_cover_every_day():
     assert weeks_of_month(dt.date(2019, 10, 1)) == [dt.date(2019, 9, 30) + dt.timedelta(days=7 * i) for i in range(5)]
     assert weeks_of_month(dt.date(2020, 2, 1)) == [dt.date(2020, 1, 27) + dt.timedelta(days=7 * i) for i in range(5)]
     assert month_of_stem("2020-Feb") == dt.date(2020, 2, 1)
+
+
+@pytest.mark.stack
+def test_landing_on_s3_behaves_the_same(tmp_path, dumps, capsys, monkeypatch):
+    """The same stories on a lake in S3 (a moto server): landed with its checksum, identical is a no-op,
+    different is refused, --replace keeps the landed object; one uploaded by another tool is compared by content."""
+    with moto_server() as endpoint:
+        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                            "ECOMMERCE_LAKE": "s3://landing-test/lake", "ECOMMERCE_S3_ENDPOINT_URL": endpoint,
+                            "ECOMMERCE_DATA_DIR": str(tmp_path / "data")}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(cli, "current", load_settings)  # this environment, not the process's cached settings
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
+        client.create_bucket(Bucket="landing-test")
+        november, other = dumps["csv"][1], _redelivered(dumps["csv"][1], tmp_path / "again")
+
+        assert main(["land", str(november)]) == 0 and "copied" in capsys.readouterr().out
+        head = client.head_object(Bucket="landing-test", Key="lake/landing/2019-Nov.csv")
+        assert head["Metadata"] == {"sha256": sha256_of(november)}
+        assert main(["land", str(november)]) == 0 and "unchanged" in capsys.readouterr().out
+        assert main(["land", str(other)]) == 2
+        assert "differs from" in capsys.readouterr().err
+        assert client.get_object(Bucket="landing-test", Key="lake/landing/2019-Nov.csv")["Body"].read() == november.read_bytes()
+
+        assert main(["land", "--replace", str(other)]) == 0
+        kept = f"lake/landing/_replaced/2019-Nov.csv.{sha256_of(november)[:16]}"
+        assert client.get_object(Bucket="landing-test", Key=kept)["Body"].read() == november.read_bytes()
+        assert client.get_object(Bucket="landing-test", Key="lake/landing/2019-Nov.csv")["Body"].read() == other.read_bytes()
+        assert "--partition-range 2019-10-28...2019-11-25" in capsys.readouterr().out
+
+        # Put by another tool, without the checksum: compared by its content.
+        client.put_object(Bucket="landing-test", Key="lake/landing/2019-Oct.csv", Body=dumps["csv"][0].read_bytes())
+        assert main(["land", str(dumps["csv"][0])]) == 0 and "unchanged" in capsys.readouterr().out
