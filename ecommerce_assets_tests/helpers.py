@@ -22,6 +22,7 @@ def materialize_weeks(
     last: str | None = None,
     raise_on_error: bool = True,
     selection: dg.AssetSelection = WEEKLY,
+    instance: dg.DagsterInstance | None = None,
 ):
     """Materialize the weekly assets for one week, or a range of weeks in a single run."""
     tags = {}
@@ -37,6 +38,7 @@ def materialize_weeks(
         tags=tags,
         resources=build_resources(settings),
         raise_on_error=raise_on_error,
+        instance=instance,
     )
 
 

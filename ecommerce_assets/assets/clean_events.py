@@ -5,7 +5,7 @@ from functools import partial
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import disk_full, preview, weeks_of
+from ecommerce_assets.assets.common import code_version, disk_full, preview, weeks_of
 from ecommerce_assets.checks import clean_check_results, clean_check_specs
 from ecommerce_assets.assets.raw_events import publish_raw_weeks
 from ecommerce_assets.lake import LakeStore, PartitionReplaced
@@ -14,11 +14,15 @@ from ecommerce_assets.resources import LakeResource, SparkResource
 from ecommerce_assets.spark.config import s3a_lake_url
 
 
+# The cleaning rules and the pipeline that applies them, and the lineage of the quarantine's lines.
+CLEAN_CODE = code_version("ecommerce_assets.spark.rules", "ecommerce_assets.spark.pipeline", "ecommerce_assets.spark.lineage")
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             name, deps=["raw_events"], group_name="lake", kinds={"spark", "parquet"}, tags={"weekly": ""},
-            description=description,
+            description=description, code_version=CLEAN_CODE,
         )
         for name, description in (
             ("clean_events", "`lake/clean/events/week=.../*.parquet`: typed, de-duplicated, imputed events."),

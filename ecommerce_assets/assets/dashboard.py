@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import WAREHOUSE_POOL
+from ecommerce_assets.assets.common import WAREHOUSE_POOL, code_version
 from ecommerce_assets.automation import refresh_after_upstream
 from ecommerce_assets.resources import ReportsResource
 from ecommerce_assets.warehouses import Warehouse
@@ -19,6 +19,7 @@ TABLES = [
     deps=[dg.AssetKey(table.split(".")) for table in TABLES],
     group_name="reports",
     kinds={"html", "plotly"},
+    code_version=code_version("ecommerce_assets.dashboard_page"),
     pool=WAREHOUSE_POOL,
     automation_condition=refresh_after_upstream(),
     description="`$ECOMMERCE_REPORTS_DIR/dashboard.html`: KPI cards and 13 charts from the marts; opens offline (no CDN).",

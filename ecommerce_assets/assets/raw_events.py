@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import RETRY, disk_full, weeks_of
+from ecommerce_assets.assets.common import RETRY, code_version, disk_full, weeks_of
 from ecommerce_assets.lake import LakeStore, MissingLandingFile
 from ecommerce_assets.partitions import months_overlapping, weekly_partitions_def
 from ecommerce_assets.raw_split import LandingFormatError, split_month
@@ -87,6 +87,7 @@ def publish_raw_weeks(store: LakeStore, weeks: list[dt.date], log: logging.Logge
     deps=[dg.AssetDep("landing_files", partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True))],
     group_name="lake",
     kinds={"csv"},
+    code_version=code_version("ecommerce_assets.raw_split", "ecommerce_assets.kaggle"),
     retry_policy=RETRY,
     description="`lake/raw/events/week=YYYY-MM-DD/part-*.csv.gz`: the week's lines as delivered, in several gzip parts, each with a line map (`part-*.lines.gz`) back to the landing file.",
 )

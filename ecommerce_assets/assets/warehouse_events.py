@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL, disk_full, weeks_of
+from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL, code_version, disk_full, weeks_of
 from ecommerce_assets.checks import warehouse_check_result, warehouse_check_specs
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import LakeResource
@@ -17,6 +17,7 @@ from ecommerce_assets.warehouses import Warehouse
     check_specs=warehouse_check_specs,
     group_name="warehouse",
     kinds={"duckdb", "snowflake"},
+    code_version=code_version("ecommerce_assets.warehouses.base", "ecommerce_assets.warehouses.duckdb", "ecommerce_assets.warehouses.snowflake"),
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
     description=(
