@@ -6,7 +6,7 @@ from ecommerce_assets.assets import LAYERS
 from ecommerce_assets.automation import automation_sensor
 from ecommerce_assets.jobs import landing_job, marts_job, weekly_events_job
 from ecommerce_assets.resources import build_resources
-from ecommerce_assets.retention import run_retention_job, run_retention_schedule
+from ecommerce_assets.run_purge import purge_runs_job, purge_runs_schedule
 from ecommerce_assets.schedules import weekly_schedule
 from ecommerce_assets.sensors import history_replay_sensor
 from ecommerce_assets.settings import current
@@ -19,8 +19,8 @@ executor = dg.multiprocess_executor.configured(
 
 defs = dg.Definitions(
     assets=dg.with_source_code_references(dg.load_assets_from_modules(LAYERS)),
-    jobs=[landing_job, weekly_events_job, marts_job, run_retention_job],
-    schedules=[weekly_schedule, run_retention_schedule],
+    jobs=[landing_job, weekly_events_job, marts_job, purge_runs_job],
+    schedules=[weekly_schedule, purge_runs_schedule],
     sensors=[history_replay_sensor, automation_sensor],
     resources=build_resources(current()),
     executor=executor,

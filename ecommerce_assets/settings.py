@@ -214,7 +214,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECOMMERCE_DBT_TARGET", lambda parsed, _: parsed["warehouse"], _text, "dbt target in ecommerce_dbt/profiles.yml.", "$ECOMMERCE_WAREHOUSE"),
     Variable("ECOMMERCE_REPORTS_DIR", _under_data("reports"), _path, "Where the dashboard (dashboard.html) is written.", "$ECOMMERCE_DATA_DIR/reports"),
     Variable("ECOMMERCE_REPLAY_INTERVAL_SECONDS", "60", _whole(5, "expected whole seconds, at least 5"), "Seconds between two weeks of the history replay sensor."),
-    Variable("ECOMMERCE_RUN_RETENTION_DAYS", "90", _whole(1, "expected whole days, at least 1"), "Finished runs older than this are deleted daily (run_retention_schedule)."),
+    Variable("ECOMMERCE_RUN_RETENTION_DAYS", "90", _whole(1, "expected whole days, at least 1"), "Finished runs older than this are deleted daily (purge_runs_schedule)."),
     Variable("SNOWFLAKE_ACCOUNT", "", _text, "warehouse=snowflake: account identifier (required)."),
     Variable("SNOWFLAKE_USER", "", _text, "warehouse=snowflake: user (required)."),
     Variable("SNOWFLAKE_PASSWORD", "", _is_set, "warehouse=snowflake: password, or use a key pair."),

@@ -1,6 +1,7 @@
 """The weekly schedule and the history replay sensor, evaluated with Dagster's test contexts."""
 
 import datetime as dt
+import re
 
 import dagster as dg
 import pytest
@@ -8,9 +9,10 @@ import pytest
 from ecommerce_assets.assets.common import FACTS
 from ecommerce_assets.definitions import defs
 from ecommerce_assets.partitions import weekly_partitions_def
-from ecommerce_assets.retention import run_retention_job, run_retention_schedule
+from ecommerce_assets.run_purge import purge_runs_job, purge_runs_schedule
 from ecommerce_assets.schedules import weekly_schedule
 from ecommerce_assets.sensors import history_replay_sensor, next_week_to_replay
+from ecommerce_assets_tests.conftest import ROOT
 
 UTC = dt.timezone.utc
 KEYS = weekly_partitions_def.get_partition_keys()
@@ -75,7 +77,7 @@ def test_next_week_skips_weeks_in_flight_and_behind_the_cursor():
 
 
 @pytest.mark.integration
-def test_run_retention_deletes_old_finished_runs_only():
+def test_run_purge_deletes_old_finished_runs_only():
     @dg.asset
     def tiny() -> int:
         return 1
@@ -83,16 +85,16 @@ def test_run_retention_deletes_old_finished_runs_only():
     with dg.instance_for_test() as instance:
         kept = [dg.materialize([tiny], instance=instance).run_id for _ in range(2)]
         # With 1 day of retention nothing is old enough yet.
-        result = run_retention_job.execute_in_process(instance=instance)
+        result = purge_runs_job.execute_in_process(instance=instance)
         assert result.output_for_node("purge_old_runs") == 0
         assert {run.run_id for run in instance.get_runs()} >= set(kept)
         # Runs finished before the cutoff go, with their event logs; the purge's own run stays.
         config = {"ops": {"purge_old_runs": {"config": {"days": 0}}}}
-        result = run_retention_job.execute_in_process(instance=instance, run_config=config)
+        result = purge_runs_job.execute_in_process(instance=instance, run_config=config)
         assert result.output_for_node("purge_old_runs") == 3  # two materializations and the first purge
         assert [run.run_id for run in instance.get_runs()] == [result.run_id]
         assert not instance.all_logs(kept[0])
-    assert run_retention_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert purge_runs_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 @pytest.mark.unit
@@ -127,3 +129,16 @@ def test_marts_and_dashboard_refresh_after_a_week_lands_and_catch_up():
         land(instance, weekly, "2019-10-14")
         caught_up = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert caught_up.get_num_requested(marts) == 1
+
+
+@pytest.mark.unit
+def test_every_job_schedule_and_sensor_the_docs_name_is_the_one_the_ui_shows():
+    """The names in backquotes in the README and docs/ ending in _job, _schedule or _sensor are Dagster's
+    names for the definitions (a schedule left unnamed would show as `<job>_schedule`)."""
+    repository = defs.get_repository_def()
+    shown = ({job.name for job in repository.get_all_jobs()} | {s.name for s in repository.schedule_defs}
+             | {s.name for s in repository.sensor_defs})
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = {name for path in docs for name in re.findall(r"`([a-z_]+_(?:job|schedule|sensor))`", path.read_text())}
+    assert {"purge_runs_schedule", "weekly_events_schedule", "history_replay_sensor"} <= named
+    assert sorted(named - shown) == []

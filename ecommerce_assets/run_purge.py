@@ -1,5 +1,5 @@
-"""Retention of old runs: Dagster's instance config purges old schedule and sensor ticks, not runs, so a
-daily job deletes finished runs (and their event logs) older than ECOMMERCE_RUN_RETENTION_DAYS."""
+"""Purging old runs: Dagster's instance config purges old schedule and sensor ticks, not runs, so a daily
+job deletes finished runs (and their event logs) older than ECOMMERCE_RUN_RETENTION_DAYS."""
 
 import datetime as dt
 
@@ -10,12 +10,12 @@ from ecommerce_assets.settings import current
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 
-class RetentionConfig(dg.Config):
+class PurgeConfig(dg.Config):
     days: int = current().run_retention_days
 
 
 @dg.op
-def purge_old_runs(context: dg.OpExecutionContext, config: RetentionConfig) -> int:
+def purge_old_runs(context: dg.OpExecutionContext, config: PurgeConfig) -> int:
     cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=config.days)
     deleted = 0
     while True:  # in pages, so a long history does not load at once
@@ -32,12 +32,13 @@ def purge_old_runs(context: dg.OpExecutionContext, config: RetentionConfig) -> i
 
 
 @dg.job(description="Delete finished runs older than the retention period, with their event logs.")
-def run_retention_job():
+def purge_runs_job():
     purge_old_runs()
 
 
-run_retention_schedule = dg.ScheduleDefinition(
-    job=run_retention_job,
+purge_runs_schedule = dg.ScheduleDefinition(
+    name="purge_runs_schedule",
+    job=purge_runs_job,
     cron_schedule="30 3 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
