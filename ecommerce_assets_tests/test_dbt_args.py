@@ -4,15 +4,9 @@ import json
 import dagster as dg
 import pytest
 
-from ecommerce_assets.assets.dbt_models import (
-    DbtBuildConfig,
-    dbt_build_args,
-    dbt_window_vars,
-    history_dbt_models,
-    merged,
-    require_every_week,
-    weekly_dbt_models,
-)
+from ecommerce_assets.assets.dbt_arguments import DbtBuildConfig, dbt_build_args, dbt_window_vars, require_every_week
+from ecommerce_assets.assets.dbt_models import history_dbt_models, weekly_dbt_models
+from ecommerce_assets.assets.dbt_row_counts import merged
 from ecommerce_assets.batching import week_batches
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.assets.dbt_models import dbt_window_vars, weekly_dbt_models
+from ecommerce_assets.assets.dbt_arguments import dbt_window_vars
+from ecommerce_assets.assets.dbt_models import weekly_dbt_models
 from ecommerce_assets.generator.synthetic import generate
 from ecommerce_assets.partitions import weekly_partitions_def
 from ecommerce_assets.resources import build_resources

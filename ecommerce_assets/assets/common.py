@@ -7,6 +7,7 @@ import errno
 import hashlib
 import importlib.util
 import os
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -32,7 +33,7 @@ def code_version(*modules: str) -> str:
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:
             raise ModuleNotFoundError(f"code version: no source file for {module}")
-        digest.update(open(spec.origin, "rb").read())
+        digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()[:16]
 
 
