@@ -503,6 +503,10 @@ def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+# Events below which ``generate`` uses no worker processes unless asked to.
+IN_PROCESS_BELOW = 5_000_000
+
+
 def generate(
     out_dir: Path,
     scale: float,
@@ -516,7 +520,8 @@ def generate(
 ) -> list[Path]:
     """Write one Kaggle-named file per month (``2019-Oct.csv.gz``) holding the requested days.
 
-    Days are generated in parallel (one process per core by default), each into a scratch file in a hidden
+    Days are generated in parallel (one process per core by default, none below ``IN_PROCESS_BELOW``
+    events), each into a scratch file in a hidden
     folder of ``out_dir`` (removed at the end), and appended in order; a month's file is written under a
     ``.partial`` name and renamed when complete, so an interrupted run leaves no file that looks finished.
     """
@@ -530,11 +535,13 @@ def generate(
     if outside:
         raise ValueError(f"no reference volume for {outside[0]}: the generator covers {FIRST_DAY}..{LAST_DAY}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 1
     by_month: dict[tuple[int, int], list[dt.date]] = {}
     for d in days:
         by_month.setdefault((d.year, d.month), []).append(d)
     total = sum(build_calendar(scale).events[d] for d in days)
+    # Small outputs (tests, the demo) are written in this process: a pool's start and its workers' catalogs
+    # cost more than the days; and a pool started beside a Spark gateway in a test worker hung once.
+    workers = workers or ((os.cpu_count() or 1) if total >= IN_PROCESS_BELOW else 1)
     done = 0
     written = []
     # One queue of days over all months, so no worker idles at a month's end; the parent only appends
