@@ -4,6 +4,7 @@ kept under ``landing/_replaced/`` first."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -37,11 +38,8 @@ class Landed:
     bytes: int
     copied: bool  # False: an identical file was already there
     replaced: Path | str | None = None  # where the different file landed before is now kept
-    weeks: tuple[dt.date, ...] = ()  # weeks the replacement changes: to recompute
-
-    @property
-    def months(self) -> list[dt.date]:
-        return sorted({dt.date(w.year, w.month, 1) for w in self.weeks})
+    months: tuple[dt.date, ...] = ()  # the months the replacement changes
+    weeks: tuple[dt.date, ...] = ()  # the weeks holding a day of them: to recompute
 
 
 def sha256_of(path: Path) -> str:
@@ -103,13 +101,24 @@ def _landed_sum(target: Path, sidecar: Path) -> str:
     return sha256_of(target)
 
 
-def _months_inside(path: Path) -> list[dt.date]:
+def _replaced(path: Path, landed: Landed, kept: Path | str) -> Landed:
+    """``landed`` as a replacement of ``kept``: with the months inside ``path`` and the weeks to recompute."""
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
             names = [Path(m).name for m in archive.namelist() if _DUMP_NAME.match(Path(m).name)]
     else:
         names = [path.name]
-    return sorted(month_of_stem(name.split(".")[0]) for name in names)
+    months = sorted({month_of_stem(name.split(".")[0]) for name in names})
+    weeks = sorted({week for month in months for week in weeks_of_month(month)})
+    return dataclasses.replace(landed, replaced=kept, months=tuple(months), weeks=tuple(weeks))
+
+
+def _refusal(landed: Path | str, landed_bytes: int, landed_sum: str, path: Path, source_sum: str, kept: Path | str) -> LandError:
+    return LandError(
+        f"{landed} is already landed and differs from {path}: landed {landed_bytes:,} bytes, sha256 {landed_sum}; "
+        f"offered {path.stat().st_size:,} bytes, sha256 {source_sum}. Nothing was changed. To replace it, "
+        f"run `ecommerce land --replace {path}`: the landed file is kept as {kept}."
+    )
 
 
 def land(path: Path, landing: Path, replace: bool = False) -> Landed:
@@ -139,11 +148,7 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
             return Landed(path, target, source_sum, target.stat().st_size, copied=False)
         kept = landing / REPLACED / f"{target.name}.{landed_sum[:16]}"
         if not replace:
-            raise LandError(
-                f"{target} is already landed and differs from {path}: landed {target.stat().st_size:,} bytes, "
-                f"sha256 {landed_sum}; offered {path.stat().st_size:,} bytes, sha256 {source_sum}. Nothing was "
-                f"changed. To replace it, run `ecommerce land --replace {path}`: the landed file is kept as {kept}."
-            )
+            raise _refusal(target, target.stat().st_size, landed_sum, path, source_sum, kept)
         previous = (target, sidecar, kept, landed_sum)
     partial = target.with_name(target.name + ".partial")
     try:
@@ -171,9 +176,8 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
     finally:
         partial.unlink(missing_ok=True)
     _write_sidecar(sidecar, source_sum, target.name)
-    weeks = tuple(w for month in _months_inside(target) for w in weeks_of_month(month)) if previous else ()
-    return Landed(path, target, source_sum, target.stat().st_size, copied=True,
-                  replaced=previous[2] if previous else None, weeks=tuple(sorted(set(weeks))))
+    landed = Landed(path, target, source_sum, target.stat().st_size, copied=True)
+    return _replaced(path, landed, previous[2]) if previous else landed
 
 
 def land_on_s3(path: Path, lake: S3Lake, replace: bool = False) -> Landed:
@@ -195,18 +199,14 @@ def land_on_s3(path: Path, lake: S3Lake, replace: bool = False) -> Landed:
         kept_key = f"landing/{REPLACED}/{path.name}.{landed_sum[:16]}"
         kept = f"{lake.url}/{kept_key}"
         if not replace:
-            raise LandError(
-                f"{url} is already landed and differs from {path}: landed {size:,} bytes, sha256 {landed_sum}; "
-                f"offered {path.stat().st_size:,} bytes, sha256 {source_sum}. Nothing was changed. To replace it, "
-                f"run `ecommerce land --replace {path}`: the landed object is kept as {kept}."
-            )
+            raise _refusal(url, size, landed_sum, path, source_sum, kept)
         lake.copy(key, kept_key, {"sha256": landed_sum})
     lake.upload(path, key, {"sha256": source_sum})
     stat = lake.stat(key)
     if stat is None or stat[0] != path.stat().st_size:
         raise LandError(f"{url}: the uploaded object's size differs from {path}'s ({path.stat().st_size:,} bytes)")
-    weeks = sorted({w for month in _months_inside(path) for w in weeks_of_month(month)}) if kept else []
-    return Landed(path, url, source_sum, stat[0], copied=True, replaced=kept, weeks=tuple(weeks))
+    landed = Landed(path, url, source_sum, stat[0], copied=True)
+    return _replaced(path, landed, kept) if kept else landed
 
 
 def _write_sidecar(sidecar: Path, checksum: str, name: str) -> None:
