@@ -149,7 +149,7 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
         kept = landing / REPLACED / f"{target.name}.{landed_sum[:16]}"
         if not replace:
             raise _refusal(target, target.stat().st_size, landed_sum, path, source_sum, kept)
-        previous = (target, sidecar, kept, landed_sum)
+        previous = (target, kept, landed_sum)
     partial = target.with_name(target.name + ".partial")
     try:
         digest = hashlib.sha256()
@@ -164,11 +164,11 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
         if previous:
             # The landed file is moved aside, not copied (same folder tree, one rename), before the new one
             # takes its name: killed in between, the month is missing (an error naming it), never lost.
-            old, old_sidecar, kept, kept_sum = previous
+            old, kept, kept_sum = previous
             kept.parent.mkdir(exist_ok=True)
             _write_sidecar(kept.with_name(kept.name + ".sha256"), kept_sum, kept.name)
+            sidecar.unlink(missing_ok=True)
             old.replace(kept)
-            old_sidecar.unlink(missing_ok=True)
         # The old checksum goes before the old file: killed in between, a file without a checksum is
         # checked again next time, where a stale checksum beside a new file would pass as "unchanged".
         sidecar.unlink(missing_ok=True)
@@ -177,7 +177,7 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
         partial.unlink(missing_ok=True)
     _write_sidecar(sidecar, source_sum, target.name)
     landed = Landed(path, target, source_sum, target.stat().st_size, copied=True)
-    return _replaced(path, landed, previous[2]) if previous else landed
+    return _replaced(path, landed, previous[1]) if previous else landed
 
 
 def land_on_s3(path: Path, lake: S3Lake, replace: bool = False) -> Landed:

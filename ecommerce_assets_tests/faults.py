@@ -232,6 +232,7 @@ POINTS: list[Point] = [
     Point("dashboard", "partial written", "the new page written aside, not yet renamed", "replace:dashboard.html.partial"),
     Point("dashboard", "at t", "a random time after the run started"),
     # ecommerce land: a changed 2019-Oct.csv over one landed before
+    Point("land", "moved aside", "the landed file moved to _replaced/, the new copy not yet renamed in", "replaced:2019-Oct.csv"),
     Point("land", "copied", "the copy complete and checked, not yet renamed", "replace:2019-Oct.csv.partial"),
     Point("land", "renamed", "the new file renamed into place, its checksum file not yet updated", "replaced:2019-Oct.csv.partial"),
     Point("land", "checksum opened", "the checksum file opened for writing, nothing written yet", "sidecar:2019-Oct.csv"),
@@ -1000,7 +1001,7 @@ def kill_scenario(reference: Reference, point: Point, work: Path, delay: float |
                   leftovers(folder))
 
 
-# ``ecommerce land``: a changed 2019-Oct.csv landed over the one landed before.
+# ``ecommerce land --replace``: a changed 2019-Oct.csv landed over the one landed before, which is kept.
 LAND_NAME = "2019-Oct.csv"
 
 
@@ -1020,27 +1021,36 @@ def land_reference(data: Path, megabytes: int = 24) -> Reference:
     scratch = data.parent / f"{data.name}-timing"
     shutil.copytree(data, scratch)
     began = time.perf_counter()
-    land(scratch / "incoming" / LAND_NAME, scratch / "landing")
+    land(scratch / "incoming" / LAND_NAME, scratch / "landing", replace=True)
     seconds = time.perf_counter() - began
     expected = landing_state(scratch / "landing")
     shutil.rmtree(scratch)
-    sums = {hashlib.sha256((folder / LAND_NAME).read_bytes()).hexdigest() for folder in (source, incoming)}
-    return Reference(Folder(data), expected, {"land": seconds}, (), {"sums": sums, "lines": body.count("\n") - 1})
+    old, new = (hashlib.sha256((folder / LAND_NAME).read_bytes()).hexdigest() for folder in (source, incoming))
+    return Reference(Folder(data), expected, {"land": seconds}, (), {"old": old, "new": new, "lines": body.count("\n") - 1})
 
 
 def landing_state(landing: Path) -> dict[str, Any]:
+    """The landed file's and its checksum file's contents, and the SHA-256 of each file kept in ``_replaced/``."""
+    from ecommerce_assets.landing_copy import REPLACED
+
     target, sidecar = landing / LAND_NAME, landing / f"{LAND_NAME}.sha256"
+    kept = sorted((landing / REPLACED).glob(f"{LAND_NAME}.*"))
     return {
         "file": hashlib.sha256(target.read_bytes()).hexdigest() if target.exists() else None,
         "sidecar": sidecar.read_text() if sidecar.exists() else None,
+        "kept": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in kept if not p.name.endswith((".sha256", ".partial"))},
     }
 
 
 def landing_problems(reference: Reference, landing: Path) -> list[str]:
-    """The landed file is one of the two whole versions; a checksum file beside it matches it."""
+    """The landed file is one of the two whole versions or absent while the old one is kept; the old version
+    is in place or kept; a checksum file beside the landed file matches it."""
     found, problems = landing_state(landing), []
-    if found["file"] not in reference.extra["sums"]:
+    old, new = reference.extra["old"], reference.extra["new"]
+    if found["file"] not in (old, new, None):
         problems.append(f"{LAND_NAME}: neither the old nor the new version (sha256 {str(found['file'])[:12]})")
+    if old != found["file"] and old not in found["kept"].values():
+        problems.append(f"{LAND_NAME}: the version landed before is neither in place nor kept in _replaced/ (lost)")
     if found["sidecar"] is not None:
         words = found["sidecar"].split()
         if not words:
@@ -1052,10 +1062,10 @@ def landing_problems(reference: Reference, landing: Path) -> list[str]:
 
 def _land_scenario(reference: Reference, folder: Folder, point: Point, delay: float | None, began: float) -> Report:
     landing, incoming = folder.data / "landing", folder.data / "incoming" / LAND_NAME
-    argv = ["land", str(incoming), "--to", str(landing)]
+    argv = ["land", "--replace", str(incoming), "--to", str(landing)]
     outcome = run_and_kill(folder, point, delay, argv=argv)
     problems = landing_problems(reference, landing)
-    lost = reference.extra["lines"] if any("neither" in p for p in problems) else 0
+    lost = reference.extra["lines"] if any("neither" in p or "lost" in p for p in problems) else 0
     scratch = [str(p) for p in landing.glob("*.partial")]
     rerun = subprocess.run([sys.executable, "-m", "ecommerce_assets.cli", *argv], cwd=ROOT, capture_output=True, text=True, check=False)
     final = landing_state(landing)
