@@ -4,7 +4,8 @@ import dagster as dg
 
 from ecommerce_assets.assets import LAYERS
 from ecommerce_assets.automation import automation_sensor
-from ecommerce_assets.jobs import landing_job, marts_job, weekly_events_job
+from ecommerce_assets.jobs import marts_job, weekly_events_job
+from ecommerce_assets.landing_sensor import landing_sensor
 from ecommerce_assets.resources import build_resources
 from ecommerce_assets.run_purge import purge_runs_job, purge_runs_schedule
 from ecommerce_assets.schedules import weekly_schedule
@@ -19,9 +20,9 @@ executor = dg.multiprocess_executor.configured(
 
 defs = dg.Definitions(
     assets=dg.with_source_code_references(dg.load_assets_from_modules(LAYERS)),
-    jobs=[landing_job, weekly_events_job, marts_job, purge_runs_job],
+    jobs=[weekly_events_job, marts_job, purge_runs_job],
     schedules=[weekly_schedule, purge_runs_schedule],
-    sensors=[history_replay_sensor, automation_sensor],
+    sensors=[history_replay_sensor, automation_sensor, landing_sensor],
     resources=build_resources(current()),
     executor=executor,
 )

@@ -2,12 +2,6 @@
 
 import dagster as dg
 
-landing_job = dg.define_asset_job(
-    "landing_job",
-    selection=dg.AssetSelection.assets("landing_files"),
-    description="Validate the monthly dumps in the landing zone.",
-)
-
 # Every weekly-partitioned asset carries the tag "weekly" (dbt models through their dbt tag).
 WEEKLY_ASSETS = dg.AssetSelection.tag("weekly", "")
 HISTORY_ASSETS = dg.AssetSelection.tag("history", "") | dg.AssetSelection.assets("dashboard")

@@ -72,6 +72,10 @@ _GENERATION = re.compile(r"^g(?P<generation>[0-9a-f]{12})-")
 FOREIGN_WRITER_SECONDS = 24 * 3600
 
 
+_LANDED_HINT = ("Landed: {landed}. Land the month (`ecommerce land`), or bound the months with ECOMMERCE_FIRST_MONTH / "
+                "ECOMMERCE_LAST_MONTH and the weeks with ECOMMERCE_FIRST_WEEK / ECOMMERCE_LAST_WEEK.")
+
+
 class MissingLandingFile(FileNotFoundError):
     """A month expected in the landing zone is not there."""
 
@@ -97,6 +101,8 @@ class LandingFile:
     member: str | None = None
     client: Any = field(default=None, compare=False, repr=False)  # boto3 S3 client for s3:// paths
     object_size: int | None = field(default=None, compare=False)
+    etag: str | None = field(default=None, compare=False)  # an S3 object's: changes with its content
+    metadata: dict[str, str] = field(default_factory=dict, compare=False)  # an S3 object's user metadata
 
     @property
     def name(self) -> str:
@@ -113,24 +119,27 @@ class LandingFile:
         return Path(self.path).stat().st_size
 
     @contextmanager
-    def open_binary(self) -> Iterator[IO[bytes]]:
-        """The dump's bytes, decompressed if it is a .gz; streamed, never loaded whole."""
+    def open_stored(self) -> Iterator[IO[bytes]]:
+        """The bytes as stored (a .gz still compressed): what the file's checksum is taken over."""
         if self.client is not None:
             bucket, key = split_s3_url(str(self.path))
             body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
             try:
-                yield gzip.GzipFile(fileobj=body) if key.endswith(".gz") else body
+                yield body
             finally:
                 body.close()
         elif self.member:
             with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as raw:
                 yield raw
-        elif str(self.path).endswith(".gz"):
-            with gzip.open(self.path, "rb") as handle:
-                yield handle
         else:
             with open(self.path, "rb") as handle:
                 yield handle
+
+    @contextmanager
+    def open_binary(self) -> Iterator[IO[bytes]]:
+        """The dump's bytes, decompressed if it is a .gz; streamed, never loaded whole."""
+        with self.open_stored() as stored:
+            yield gzip.GzipFile(fileobj=stored) if str(self.path).endswith(".gz") else stored
 
 
 def _data_files(folder: Path, suffix: str | tuple[str, ...]) -> list[Path]:
@@ -259,8 +268,10 @@ class Lake(LakeStore):
                     return LandingFile(archive, member)
         expected = " or ".join(str(self.landing / f"{stem}{s}") for s in LANDING_SUFFIXES)
         damaged = f"; unreadable zip archive(s) there, which may hold it: {', '.join(unreadable)}" if unreadable else ""
+        landed = sorted(p.name for p in self.landing.glob("*") if p.is_file() and not p.name.endswith((".sha256", ".partial")))
         raise MissingLandingFile(
-            f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there{damaged}"
+            f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there{damaged}. "
+            + _LANDED_HINT.format(landed=", ".join(landed) or "nothing")
         )
 
     def read_manifest(self, key: str) -> dict[str, Any]:
@@ -357,11 +368,15 @@ class S3Lake(LakeStore):
             head = self._head(key)
             if head is not None:
                 return LandingFile(
-                    f"s3://{self.bucket}/{self.object_key(key)}", client=self.client, object_size=head["ContentLength"]
+                    f"s3://{self.bucket}/{self.object_key(key)}", client=self.client, object_size=head["ContentLength"],
+                    etag=head.get("ETag", "").strip('"'), metadata=head.get("Metadata", {}),
                 )
         expected = " or ".join(f"{self.url}/landing/{stem}{s}" for s in LANDING_SUFFIXES)
+        landed = sorted(Path(o["Key"]).name for o in self._list("landing") if not o["Key"].endswith(".sha256")
+                        and "/_replaced/" not in o["Key"])
         raise MissingLandingFile(
-            f"landing file for month {month:%Y-%m} not found: expected {expected} (zip archives are read from a local lake only)"
+            f"landing file for month {month:%Y-%m} not found: expected {expected} (zip archives are read from a local lake only). "
+            + _LANDED_HINT.format(landed=", ".join(landed) or "nothing")
         )
 
     def read_manifest(self, key: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ecommerce_assets.kaggle import month_of_stem, weeks_of_month
 from ecommerce_assets.lake import LandingFile, S3Lake
+from ecommerce_assets.landing_versions import recorded_sha256, sha256_of
 from ecommerce_assets.raw_split import read_header
 
 _DUMP_NAME = re.compile(r"^\d{4}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\.csv(\.gz)?$")
@@ -40,14 +41,6 @@ class Landed:
     replaced: Path | str | None = None  # where the different file landed before is now kept
     months: tuple[dt.date, ...] = ()  # the months the replacement changes
     weeks: tuple[dt.date, ...] = ()  # the weeks holding a day of them: to recompute
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _validate(path: Path) -> None:
@@ -92,13 +85,9 @@ def _target(path: Path, landing: Path) -> Path:
     return target
 
 
-def _landed_sum(target: Path, sidecar: Path) -> str:
+def _landed_sum(target: Path) -> str:
     """The landed file's SHA-256: its checksum file's, unless the file is newer than it (replaced by hand)."""
-    if sidecar.is_file() and sidecar.stat().st_mtime_ns >= target.stat().st_mtime_ns:
-        recorded = sidecar.read_text().split()[:1]
-        if recorded:
-            return recorded[0]
-    return sha256_of(target)
+    return recorded_sha256(target) or sha256_of(target)
 
 
 def _replaced(path: Path, landed: Landed, kept: Path | str) -> Landed:
@@ -141,7 +130,7 @@ def land(path: Path, landing: Path, replace: bool = False) -> Landed:
     source_sum = sha256_of(path)
     previous = None
     if target.is_file():
-        landed_sum = _landed_sum(target, sidecar)
+        landed_sum = _landed_sum(target)
         if landed_sum == source_sum:
             if not sidecar.is_file():
                 _write_sidecar(sidecar, source_sum, target.name)

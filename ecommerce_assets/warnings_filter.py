@@ -4,7 +4,8 @@ installed Dagster still marks beta; nothing else is silenced, so a new warning s
 - ``backfill_policy``: single-run backfills (a range of weeks in one run, one Spark session);
 - ``allow_nonexistent_upstream_partitions``: the first week starts in September, before the first month;
 - ``include_sources``: Dagster's own selection syntax (``tag:weekly`` on the command line) calls it;
-- code references (``with_source_code_references`` and its metadata classes): "open in editor" links.
+- code references (``with_source_code_references`` and its metadata classes): "open in editor" links;
+- ``observable_source_asset``: the landing zone as a partitioned source with a data version per month.
 """
 
 import warnings
@@ -18,6 +19,7 @@ BETA_FEATURES_USED = (
     "with_source_code_references",
     "CodeReferencesMetadataValue",
     "LocalFileCodeReference",
+    "observable_source_asset",
 )
 
 for feature in BETA_FEATURES_USED:

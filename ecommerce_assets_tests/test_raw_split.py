@@ -92,7 +92,11 @@ def test_missing_month_names_the_expected_files(tmp_path):
     lake = Lake(tmp_path)
     with pytest.raises(MissingLandingFile, match=r"month 2019-11 not found: expected .*landing/2019-Nov.csv.gz or .*landing/2019-Nov.csv"):
         lake.landing_file(dt.date(2019, 11, 1))
+    # What is landed, and the settings that bound the months, are named.
     (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "2019-Oct.csv").write_text(HEADER + "\n")
+    with pytest.raises(MissingLandingFile, match=r"Landed: 2019-Oct.csv\. .*ECOMMERCE_LAST_MONTH"):
+        lake.landing_file(dt.date(2019, 11, 1))
     (tmp_path / "landing" / "2019-Nov.csv").write_text(HEADER + "\n")
     assert lake.landing_file(dt.date(2019, 11, 1)) == LandingFile(tmp_path / "landing" / "2019-Nov.csv")
 
