@@ -108,8 +108,21 @@ def test_a_backfill_on_top_of_history_then_a_rerun_of_a_middle_week(lake, monkey
     monkeypatch.setattr(dbt_models, "BATCH_ROWS", int(week_rows * 8))
     batches = []
     monkeypatch.setattr(dbt_models, "week_batches", lambda *a: batches.append(week_batches(*a)) or batches[-1])
+    # The second dbt build fails once: the step's retry resumes at it, not at the first.
+    built, build_args = [], dbt_models.dbt_build_args
+
+    def failing_once(variables, **kwargs):
+        built.append(variables["min_week"])
+        return [*build_args(variables, **kwargs), *(["--no-such-flag"] if len(built) == 2 else [])]
+
+    def weekly_args(variables, **kwargs):  # the history models' builds pass no window
+        return failing_once(variables, **kwargs) if "min_week" in variables else build_args(variables, **kwargs)
+
+    monkeypatch.setattr(dbt_models, "dbt_build_args", weekly_args)
     _arrive(settings, weeks[2], weeks[-1])
     assert [week for batch in batches[0] for week in batch] == weeks[2:] and 2 <= len(batches[0]) <= 8, batches
+    firsts = [batch[0] for batch in batches[0]]
+    assert built == [firsts[0], firsts[1], *firsts[1:]], (built, firsts)
     _assert_equals_full_rebuild(settings)
     # (c) a middle week again. A refresh recomputes only what the week touches: a mart row of another
     # month, altered here, is left as it is (then put back for the comparison).

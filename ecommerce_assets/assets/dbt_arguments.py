@@ -1,5 +1,6 @@
 """What a dbt asset run passes to `dbt build`: the window and warehouse as --vars, the run config
-(``full_refresh``), and the guard that a full refresh of the weekly models covers every week."""
+(``full_refresh``), the guard that a full refresh of the weekly models covers every week, and the
+batches a retry still has to build."""
 
 import datetime as dt
 import json
@@ -58,3 +59,21 @@ def require_every_week(first: str, last: str, partition_keys: Sequence[str]) -> 
 def week_after(week: str) -> str:
     """The Monday after partition key ``week``: the window's open end."""
     return (dt.date.fromisoformat(week) + dt.timedelta(days=7)).isoformat()
+
+
+# The last week of the batches built so far, on the run itself (visible in the UI): a retry of the step
+# resumes after it instead of rebuilding every batch (at full scale a batch is a week, ~1 min).
+BATCHES_DONE_TAG = "ecommerce/dbt_built_through"
+
+
+def remaining_batches(context: dg.AssetExecutionContext, batches: list[list[str]]) -> list[list[str]]:
+    """The batches after the last one this run built (a retry's); the last batch is always built, so the
+    step still reports every model. The tag names the run: a re-execution, which copies tags, starts over."""
+    mark = (context.instance.get_run_by_id(context.run_id).tags.get(BATCHES_DONE_TAG) or "").rpartition(":")
+    if mark[0] != context.run_id:
+        return batches
+    remaining = [batch for batch in batches if batch[-1] > mark[2]] or batches[-1:]
+    if len(remaining) < len(batches):
+        context.log.info(f"Resuming after {mark[2]}, built by an earlier try of this step: "
+                         f"{len(batches) - len(remaining)} of {len(batches)} dbt builds skipped.")
+    return remaining

@@ -30,9 +30,11 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ecommerce_assets.assets.common import RETRY, WAREHOUSE_POOL
 from ecommerce_assets.assets.dbt_arguments import (
+    BATCHES_DONE_TAG,
     DbtBuildConfig,
     dbt_build_args,
     dbt_window_vars,
+    remaining_batches,
     require_every_week,
     week_after,
 )
@@ -71,14 +73,22 @@ def weekly_dbt_models(
     if len(batches) > 1:
         context.log.info(f"{len(weeks)} weeks in {len(batches)} dbt builds of at most {BATCH_ROWS:,} raw events: "
                          + ", ".join(f"{b[0]}...{b[-1]}" for b in batches))
+    batches = remaining_batches(context, batches)
 
     def build(batch: list[str], first: bool) -> Any:
         start = dt.datetime.fromisoformat(batch[0])
         variables = {**dbt_window_vars(start, dt.datetime.fromisoformat(week_after(batch[-1]))), **warehouse.dbt_vars()}
-        # A full refresh recreates the tables with the first batch's weeks; the next batches add theirs.
+        # A full refresh recreates the tables with the range's first batch (also when a retry resumes after
+        # it); the next batches add theirs.
         return dbt.cli(dbt_build_args(variables, full_refresh=config.full_refresh and first), context=context)
 
-    yield from with_row_counts(context, [lambda b=batch, i=i: build(b, i == 0) for i, batch in enumerate(batches)], warehouse)
+    def built(index: int) -> None:
+        if len(batches) > 1:
+            context.instance.add_run_tags(context.run_id, {BATCHES_DONE_TAG: f"{context.run_id}:{batches[index][-1]}"})
+
+    yield from with_row_counts(context, [lambda b=batch: build(b, b[0] == weeks[0]) for batch in batches],
+                               warehouse, built)
+
 
 
 

@@ -30,12 +30,13 @@ def merged(batches: Sequence[Sequence[Any]]) -> list[Any]:
     return [*others, *outputs.values(), *checks.values()]
 
 
-def with_row_counts(context: dg.AssetExecutionContext, builds: Sequence[Callable[[], Any]], warehouse: Warehouse) -> Iterator[Any]:
+def with_row_counts(context: dg.AssetExecutionContext, builds: Sequence[Callable[[], Any]], warehouse: Warehouse,
+                    built: Callable[[int], None] = lambda index: None) -> Iterator[Any]:
     """dbt's events, each model's materialization with its row count (a weekly model's partition: the
     week's rows). Where the warehouse admits a concurrent reader, dagster-dbt fetches counts and column
     metadata as models finish; DuckDB's file lock admits one process, so there the events wait until dbt
     has exited and the counts are read then. Several invocations (batches of weeks) run one after the
-    other and report as one (:func:`merged`)."""
+    other and report as one (:func:`merged`); ``built(i)`` is called once build ``i`` has passed."""
     started = []
 
     def events(build: Callable[[], Any]) -> Any:
@@ -44,7 +45,11 @@ def with_row_counts(context: dg.AssetExecutionContext, builds: Sequence[Callable
         return stream.fetch_row_counts().fetch_column_metadata() if warehouse.concurrent_reads else stream
 
     if len(builds) > 1:
-        held = merged([list(events(build)) for build in builds])
+        batches = []
+        for index, build in enumerate(builds):
+            batches.append(list(events(build)))  # dagster-dbt raises here if dbt failed
+            built(index)
+        held = merged(batches)
     elif warehouse.concurrent_reads:
         yield from events(builds[0])
         return
