@@ -163,7 +163,7 @@ def _category_remaps(args: argparse.Namespace) -> int:
     rows = category_remaps.merge(seed, candidates)
     category_remaps.write_seed(rows)
     print(f"{len(rows) - len(seed)} detected remap(s) added to {category_remaps.SEED}: set status to confirmed or "
-          "rejected, then rebuild the facts from valid_from (README, 'Category remaps')")
+          "rejected, then rebuild the facts from valid_from (docs/data-model.md, 'Category remaps')")
     return 0
 
 
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                           help="replace a different file landed under the same name (kept under landing/_replaced/)")
     land_cmd.set_defaults(func=_land)
     settings_cmd = commands.add_parser("settings", help="show the environment variables and their values")
-    settings_cmd.add_argument("--markdown", action="store_true", help="print the README's table of variables")
+    settings_cmd.add_argument("--markdown", action="store_true", help="print the table of variables in docs/configuration.md")
     settings_cmd.set_defaults(func=_settings)
     commands.add_parser("counts", help="print rows per layer").set_defaults(func=_counts)
     remaps_cmd = commands.add_parser("category-remaps", help="list category moves detected in the warehouse (core.int_category_moves)")

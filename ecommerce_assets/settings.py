@@ -1,7 +1,7 @@
 """Every environment variable the project reads, typed, with its default, in one place.
 
 ``VARIABLES`` is the one table of (name, default, parser, description): it drives :func:`load_settings`,
-``ecommerce settings`` and the README's table (checked by a test). Nothing else in the package reads
+``ecommerce settings`` and the table in docs/configuration.md (checked by a test). Nothing else in the package reads
 ``os.environ``. The code location reads the environment once (:func:`current`); an invalid value fails
 when it loads, naming the variable and what it accepts, instead of surfacing later inside a run.
 """
@@ -170,7 +170,7 @@ class Variable:
     default: str | Callable[[Parsed, Mapping[str, str]], str]  # text, or computed from earlier values
     parse: Callable[[str, Parsed], Any]
     description: str
-    shown_default: str = ""  # the README's wording of a computed default
+    shown_default: str = ""  # the docs' wording of a computed default
     attribute: str = ""  # the Settings field, when it is not the name without its ECOMMERCE_ prefix
 
     @property
@@ -361,7 +361,7 @@ def _snowflake(values: Parsed) -> SnowflakeSettings:
 
 
 def markdown_table() -> str:
-    """The README's table of variables, generated from ``VARIABLES`` (``ecommerce settings --markdown``)."""
+    """The table of variables in docs/configuration.md, generated from ``VARIABLES`` (``ecommerce settings --markdown``)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for variable in VARIABLES:
         default = f"`{variable.default_text}`" if variable.default_text else ""

@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Modules that start servers first, pure Python last: with command B's two workers (pytest-xdist, a module at
 # a time each), the modules that mostly wait on services overlap each other and the quick ones fill the end.
-# (Starting the four longest modules first was slower: they are also the heaviest; README, CI figures.)
+# (Starting the four longest modules first was slower: they are also the heaviest; docs/developing.md, CI figures.)
 _ORDER = {"stack": 0, "integration": 1, "unit": 2}
 
 

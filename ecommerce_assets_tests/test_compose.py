@@ -102,7 +102,7 @@ def test_snowflake_values_reach_the_code_server(tmp_path):
         "myorg-myaccount", "ECOMMERCE_LOADER", "password", True)
     assert (snowflake.role, snowflake.warehouse, snowflake.stage) == ("TRANSFORMER", "TRANSFORMING", "raw.lake_stage")
     assert (snowflake.host, snowflake.port, snowflake.protocol) == (None, 443, "https")  # the account's own endpoint
-    # Key-pair auth: the key file's path and its passphrase are passed through (the README mounts the key as a secret).
+    # Key-pair auth: the key file's path and its passphrase are passed through (docs/production.md mounts the key as a secret).
     key = tmp_path / "rsa_key.p8"
     key.write_text("-----BEGIN PRIVATE KEY-----\n")
     snowflake = code_settings(SNOWFLAKE | {"SNOWFLAKE_PASSWORD": "", "SNOWFLAKE_PRIVATE_KEY_PATH": str(key),

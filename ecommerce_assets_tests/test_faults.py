@@ -30,7 +30,7 @@ from ecommerce_assets_tests.services import moto_server
 pytestmark = pytest.mark.integration
 
 SEED = int(os.environ.get("ECOMMERCE_FAULTS_SEED", "20261201"))
-# Set to a file path: each scenario's row of the README table (Markdown) is appended to it.
+# Set to a file path: each scenario's row of the docs/reliability.md table (Markdown) is appended to it.
 TABLE = os.environ.get("ECOMMERCE_FAULTS_TABLE")
 BUCKET = "faults-lake"
 # Points per stage: two, one for the dbt stages (their kill and rerun cost ~40 s each; bench/faults.py runs all).

@@ -372,7 +372,7 @@ def test_a_10_mb_line_that_is_no_event_is_quarantined_whole(tmp_path):
 
 
 def _quarantine_query(lake: Path, month: str) -> list[tuple]:
-    """The README's query for the split's quarantine."""
+    """docs/troubleshooting.md's query for the split's quarantine."""
     return _query(f"""
       select source_file as landing_file, line_number as landing_line, reject_reason, raw_line
       from read_csv('{lake}/quarantine/unroutable/month={month}/unroutable.csv', header = true,

@@ -6,7 +6,7 @@ Servers checked live (their LISTEN sockets read from /proc/net/tcp and tcp6): th
 session and the project's Spark resource (without SPARK_LOCAL_IP), moto, fakesnow, PostgreSQL (pg_ctl),
 a Spark standalone master and worker, and `dg dev` (its webserver is the one TCP listener; the daemon opens
 none; the gRPC code servers it starts listen on unix sockets).
-Checked statically (the arguments the code gives them): the same start sites in scripts, README and tests,
+Checked statically (the arguments the code gives them): the same start sites in scripts, README, docs and tests,
 `dagster code-server start` / `dagster-webserver` / `dagster-daemon` of the production-shape stack test, and
 Chromium (Playwright pipes; no remote-debugging port). docker-compose.yaml binds inside containers and is
 tested by test_compose.py.
@@ -537,7 +537,7 @@ GRAPHQL_LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { n
 
 @pytest.mark.stack
 def test_dg_dev_listens_on_loopback_only(tmp_path):
-    """`dg dev` as the README starts it: the webserver, the daemon and the gRPC code server it starts."""
+    """`dg dev` as docs/operating.md starts it: the webserver, the daemon and the gRPC code server it starts."""
     import requests
 
     from ecommerce_assets_tests.services import BIN, free_port, http_ok, process, wait_until

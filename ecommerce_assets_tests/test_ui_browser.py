@@ -1,5 +1,5 @@
 """The Dagster UI driven as a user drives it, in the system Chromium through Playwright, against a real
-`dg dev` on 127.0.0.1 over a tiny October 2019 (five weekly partitions), started as the README says from a
+`dg dev` on 127.0.0.1 over a tiny October 2019 (five weekly partitions), started as docs/operating.md says from a
 shell whose PATH lacks the venv; the location loads with no warning, and the runs print no Python warning:
 
 - Lineage shows the whole asset graph (screenshot: docs/asset-graph.png);

@@ -28,7 +28,7 @@ class SnowflakeWarehouse(Warehouse):
     """
 
     snowflake: SnowflakeResource
-    stage: str  # e.g. raw.lake_stage, created by the deployment (see README)
+    stage: str  # e.g. raw.lake_stage, created by the deployment (see docs/production.md)
 
     def replace_weeks(self, lake: LakeStore, weeks: list[dt.date]) -> WeeksLoaded:
         start, end = weeks[0], weeks[-1] + dt.timedelta(days=7)
