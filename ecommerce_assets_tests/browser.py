@@ -1,4 +1,4 @@
-"""Headless Chromium (Debian's package, installed by .ci/run) for the tests that look at pages."""
+"""Headless Chromium (Debian's package, installed by scripts/system-deps.sh, which command B runs) for the tests that look at pages."""
 
 import shutil
 import subprocess
@@ -13,7 +13,7 @@ FLAGS = [
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        raise RuntimeError("chromium is not installed: apt-get install chromium (.ci/run does)")
+        raise RuntimeError("chromium is not installed: apt-get install chromium (scripts/system-deps.sh, run by command B, does)")
     return path
 
 

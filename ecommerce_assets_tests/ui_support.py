@@ -1,5 +1,5 @@
 """Driving the Dagster UI with Playwright for Python and the system Chromium (Debian's package, installed by
-.ci/run; `playwright install` cannot download browsers here), plus the GraphQL look-ups that tell when a
+scripts/system-deps.sh; `playwright install` cannot download browsers here), plus the GraphQL look-ups that tell when a
 run launched from the UI has finished."""
 
 from __future__ import annotations
