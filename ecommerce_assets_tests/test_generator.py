@@ -108,3 +108,22 @@ def test_generated_rows_have_the_real_sample_format():
     real = (Path(__file__).parent / "data" / "real_sample_2019-10_first1000.csv").read_text().splitlines()
     assert real[0] == HEADER
     assert all(ROW.match(r) for r in real[1:])  # the pattern the generated rows are held to is the real one
+
+
+def test_months_after_april_carry_on_the_weekly_pattern_and_leave_the_published_months_as_they_were(tmp_path):
+    april_may = generate(tmp_path / "later", 0.0002, parse_months("2020-04..2020-05"), seed=3, compress=False)
+    april_alone = generate(tmp_path / "april", 0.0002, parse_months("2020-04"), seed=3, compress=False)
+    assert [p.name for p in april_may] == ["2020-Apr.csv", "2020-May.csv"]
+    assert april_may[0].read_bytes() == april_alone[0].read_bytes()  # users and lines of April unchanged
+    lines = april_may[1].read_text().splitlines()
+    assert lines[0] == HEADER and all(ROW.match(line) for line in lines[1:200])
+    per_day = Counter(dt.date.fromisoformat(line[:10]) for line in lines[1:])
+    assert sorted(per_day) == [dt.date(2020, 5, 1) + dt.timedelta(days=i) for i in range(31)]
+    # Each weekday at its mean over April's last four weeks, scaled (duplicates and rounding aside).
+    counts = daily_counts()
+    for day in (dt.date(2020, 5, 4), dt.date(2020, 5, 9)):
+        april = [counts[d] for d in counts if dt.date(2020, 4, 3) <= d <= dt.date(2020, 4, 30) and d.weekday() == day.weekday()]
+        assert counts[day] == round(sum(april) / 4)
+        assert abs(per_day[day] - counts[day] * 0.0002) <= 0.05 * counts[day] * 0.0002 + 5, (day, per_day[day])
+    with pytest.raises(ValueError, match="no reference volume for 2022-01-01"):
+        generate(tmp_path / "too-late", 0.0002, parse_months("2022-01"), seed=3)

@@ -130,10 +130,24 @@ def parse_months(spec: str) -> list[dt.date]:
     return months
 
 
+# Months after the dumps' last (a new month landing, as live data would): up to this day.
+HORIZON = dt.date(2021, 12, 31)
+
+
 @lru_cache(maxsize=1)
 def daily_counts() -> dict[dt.date, int]:
+    """Events per day: the published daily counts, then, after them up to ``HORIZON``, each weekday at its
+    mean over the last four published weeks (the weekly pattern carries on at April's level)."""
     text = resources.files("ecommerce_assets.generator").joinpath("daily_event_counts.csv").read_text()
-    return {dt.date.fromisoformat(r["event_date"]): int(r["events"]) for r in csv.DictReader(text.splitlines())}
+    counts = {dt.date.fromisoformat(r["event_date"]): int(r["events"]) for r in csv.DictReader(text.splitlines())}
+    last = max(counts)
+    tail = [day for day in counts if day > last - dt.timedelta(days=28)]
+    by_weekday = {w: round(sum(counts[d] for d in tail if d.weekday() == w) / 4) for w in range(7)}
+    day = last + dt.timedelta(days=1)
+    while day <= HORIZON:
+        counts[day] = by_weekday[day.weekday()]
+        day += dt.timedelta(days=1)
+    return counts
 
 
 def _hash01(values: np.ndarray, salt: int) -> np.ndarray:
@@ -166,6 +180,9 @@ def build_calendar(scale: float) -> Calendar:
         n = round(count * scale / (1 + model.duplicate_rate))
         s = max(1, round(n * model.sessions_per_event)) if n else 0
         k = round(s * model.new_user_share) if arrived else max(1, round(s * model.new_user_share))
+        # After the published days no user arrives: the users, and so every published day's lines, are
+        # the same whichever months are generated.
+        k = 0 if day > LAST_DAY else k
         events[day], sessions[day], first[day], new[day] = n, s, arrived, k
         arrived += k
     return Calendar(events, sessions, first, new, arrived)
@@ -533,7 +550,7 @@ def generate(
         days = days_between(start or FIRST_DAY, end or LAST_DAY)
     outside = [d for d in days if d not in daily_counts()]
     if outside:
-        raise ValueError(f"no reference volume for {outside[0]}: the generator covers {FIRST_DAY}..{LAST_DAY}")
+        raise ValueError(f"no reference volume for {outside[0]}: the generator covers {FIRST_DAY}..{HORIZON}")
     out_dir.mkdir(parents=True, exist_ok=True)
     by_month: dict[tuple[int, int], list[dt.date]] = {}
     for d in days:
