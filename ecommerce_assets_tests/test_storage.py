@@ -22,11 +22,29 @@ LOAD_AND_FACTS = dg.AssetSelection.assets("warehouse_events") | dg.AssetSelectio
 
 
 @pytest.fixture
-def built(spark, settings):
+def built_run(spark, settings):
+    """Two weeks built in one run: the settings and the run's result."""
     generate(settings.lake / "landing", 0.0002, seed=5, start=W1, end=W2 + dt.timedelta(days=6))
     result = materialize_weeks(settings, W1.isoformat(), W2.isoformat())
     assert result.success and all(check_results(result).values())
-    return settings
+    return settings, result
+
+
+@pytest.fixture
+def built(built_run):
+    return built_run[0]
+
+
+def test_each_clean_partition_previews_rows_of_its_own_week(built_run):
+    _, result = built_run
+    previews = {m.partition: m.metadata["preview"] for m in result.asset_materializations_for_node("clean_events")
+                if m.asset_key == dg.AssetKey("clean_events")}
+    assert set(previews) == {W1.isoformat(), W2.isoformat()}
+    for week, table in previews.items():
+        days = {record.data["event_time"][:10] for record in table.records}
+        assert len(table.records) == 5, table
+        first = dt.date.fromisoformat(week)
+        assert all(first <= dt.date.fromisoformat(day) < first + dt.timedelta(days=7) for day in days), (week, days)
 
 
 def _facts(settings) -> dict[str, list[tuple]]:

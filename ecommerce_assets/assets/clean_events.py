@@ -90,8 +90,9 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
         _drop_raw_parts(context, store, counts)
     keys = [store.clean_week(w) for w in weeks] + [store.rejected_week(w) for w in weeks]
     with store.local_files(keys, ".parquet") as files:
-        first = [path for key in keys[: len(weeks)] for path in files[key]][:1]
-        sample = _sample(first)
+        for week in weeks:  # each partition's page shows rows of its own week
+            context.add_asset_metadata({"preview": _sample(files[store.clean_week(week)][:1])},
+                                       asset_key="clean_events", partition_key=week.isoformat())
         check_results = clean_check_results(store, weeks, files)
     yield dg.MaterializeResult(
         asset_key="clean_events",
@@ -101,7 +102,6 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
             "spark_session_seconds": round(session_seconds, 2),
             "spark_seconds": round(spark_seconds, 2),
             "rows_per_second": round(raw_rows / spark_seconds) if spark_seconds > 0 else 0,
-            "preview": sample,
         },
     )
     yield dg.MaterializeResult(asset_key="rejected_events", metadata={"lake": store.url})
