@@ -299,8 +299,11 @@ def _brands(m: _Marts) -> go.Figure:
     top = sorted(revenue.items(), key=lambda item: (-item[1], item[0]))[:7]
     labels = [brand for brand, _ in top] + (["brand unknown"] if unknown else [])
     values = [float(v) for _, v in top] + ([float(unknown)] if unknown else [])
+    # Shares of all revenue (every brand and the unknown), not of the boxes shown (plotly's percentRoot).
+    total = float(sum(revenue.values())) + float(unknown or 0)
     return go.Figure(go.Treemap(labels=labels, parents=[""] * len(labels), values=values,
-                                texttemplate="%{label}<br>$%{value:,.0f}<br>%{percentRoot:.1%}"))
+                                customdata=[v / total for v in values],
+                                texttemplate="%{label}<br>$%{value:,.0f}<br>%{customdata:.1%} of all revenue"))
 
 
 def _hours(m: _Marts) -> go.Figure:

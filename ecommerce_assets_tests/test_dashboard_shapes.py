@@ -49,7 +49,7 @@ window.addEventListener("load", () => setTimeout(() => {
       if (/^[xy]axis\\d*$/.test(key)) axes[key] = {type: axis.type, range: axis.range, visible: axis.visible};
     }
     out[gd.id] = {ticks, axes, annotations: [...gd.querySelectorAll(".annotation-text")].map(a => a.textContent),
-                  data: gd._fullData.map(t => ({type: t.type, x: t.x, y: t.y, z: t.z, labels: t.labels, connectgaps: t.connectgaps}))};
+                  data: gd._fullData.map(t => ({type: t.type, x: t.x, y: t.y, z: t.z, labels: t.labels, customdata: t.customdata, connectgaps: t.connectgaps}))};
   }
   const pre = document.createElement("pre");
   pre.id = "probe";
@@ -139,6 +139,10 @@ def test_brand_chart_shows_the_top_named_brands_and_the_unknown_share_apart(shap
     top = [b for b, _ in sorted(revenue.items(), key=lambda item: (-item[1], item[0]))[:7]]
     labels = shape["probe"]["chart-10"]["data"][0]["labels"]
     assert labels == top + (["brand unknown"] if unknown else [])
+    # Each box's share is of all revenue, every brand and the unknown included.
+    total = sum(float(v) for v in revenue.values()) + float(unknown)
+    shares = [float(revenue[b]) / total for b in top] + ([float(unknown) / total] if unknown else [])
+    assert shape["probe"]["chart-10"]["data"][0]["customdata"] == pytest.approx(shares)
     if shape["name"] == "full":
         assert unknown > 0  # the demo has brandless products that sell
 
