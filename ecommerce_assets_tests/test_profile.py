@@ -73,3 +73,19 @@ def test_compare_command_passes_at_scale_001_and_fails_on_a_mismatch(tmp_path):
     bad = subprocess.run([ecommerce, "profile", "--compare", str(SAMPLE)], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 1
     assert "OUT" in bad.stdout
+
+
+@pytest.mark.unit
+def test_one_month_is_held_to_that_months_figures_not_the_seven_months_totals(tmp_path):
+    files = generate(tmp_path, 0.002, parse_months("2019-11"), seed=7)
+    profile = profile_files(files)
+    scale = estimate_scale(profile)
+    assert scale == pytest.approx(0.002, rel=0.01)  # from November's published rows alone
+    comparisons = {c.figure.key: c for c in compare(profile, scale)}
+    # The seven months' totals are shown for information only; November's own figures are held.
+    assert not comparisons["rows"].held and not comparisons["revenue"].held and not comparisons["share_cart"].held
+    assert comparisons["rows[2019-11]"].held and comparisons["share_cart[2019-11]"].held
+    assert comparisons["price_two_decimals"].held
+    held = [c for c in comparisons.values() if c.held and c.figure.key.split("[")[0] in HOLD_AT_SMALL_SCALE]
+    assert len(held) >= 8
+    assert not {c.figure.key: round(c.ratio, 3) for c in held if not c.passes(0.10)}

@@ -218,13 +218,17 @@ def estimate_scale(profile: dict[str, float]) -> float:
 
 
 def compare(profile: dict[str, float], scale: float) -> list[Comparison]:
-    """Each published figure that the profile has, scaled where it scales; catalog sizes held only near full scale."""
+    """Each published figure that the profile has, scaled where it scales; catalog sizes held only near full
+    scale, and figures over the seven months together only when the files hold all seven (a one-month file
+    is held to that month's figures)."""
+    every_month = all(f"rows[{month}]" in profile for month in MONTH_ROWS)
     out = []
     for figure in FIGURES:
         if figure.key not in profile:
             continue
         expected = figure.value * scale if figure.scaled else figure.value
-        out.append(Comparison(figure, profile[figure.key], expected, held=scale >= figure.min_scale))
+        held = scale >= figure.min_scale and (every_month or not figure.seven_months)
+        out.append(Comparison(figure, profile[figure.key], expected, held=held))
     return out
 
 

@@ -39,6 +39,13 @@ class Figure:
     min_scale: float = 0.0
     note: str = ""
 
+    @property
+    def seven_months(self) -> bool:
+        """A figure over the seven months together (no month in its key; brand shares too): held only
+        against files that hold all seven. Format figures and the daily correlation hold for any months."""
+        return ("[" not in self.key or self.key.startswith("brand_revenue_share[")) and self.key not in (
+            "price_max", "price_two_decimals", "daily_correlation")
+
 
 def _share(n: int, d: int) -> float:
     return n / d
