@@ -27,9 +27,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ecommerce_assets.generator import synthetic  # noqa: E402
+from ecommerce_assets.generator import synthetic
 
 
 def load_baseline(path: Path) -> ModuleType:

@@ -86,7 +86,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", help="scratch folder (default: a temporary one); deleted at the end")
     parser.add_argument("--skip-floor", action="store_true", help="profile the clean only")
     parser.add_argument("--reference", action="store_true",
-                        help="also run the DuckDB reference clean (bench/reference_clean.py) after Spark, for ratios from one run")
+                        help="also run the DuckDB reference clean (ecommerce_assets_tests/reference_clean.py) after Spark, for ratios from one run")
     args = parser.parse_args(argv)
 
     source = Path(args.lake).resolve()
@@ -151,8 +151,7 @@ def main(argv: list[str]) -> int:
         spark.stop()
     reference_s = float("nan")
     if args.reference:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from reference_clean import reference_clean
+        from ecommerce_assets_tests.reference_clean import reference_clean
 
         raw_files = sorted(str(p) for w in weeks for p in (source / "raw" / "events" / f"week={w}").glob("*.csv.gz"))
         reference_s = reference_clean(raw_files, scratch / "reference", scratch / "reference-tmp")["seconds"]

@@ -53,7 +53,7 @@ Design decisions:
   is kept once and the rest is concatenated byte for byte. The week's users and products come from the
   catalog of its own scale, so they mostly do not meet the history's (more "new" users than a real week).
 * Peak memory is the PSS of the child's whole process tree (Spark's JVM and its Python workers, dbt's
-  subprocesses), sampled by ``weekly_path.PeakMemory``; Spark's JVM is stopped after every clean run, as
+  subprocesses), sampled by ``ecommerce_assets_tests.peak_memory.PeakMemory``; Spark's JVM is stopped after every clean run, as
   a deployed run's process would end with it (its stop is not in the seconds). "others %" is the CPU the
   rest of the machine used during the stage: all busy CPU time (/proc/stat, steal included) minus this
   process tree's, over wall seconds x cores; a ratio between two stages means little when it is high.
@@ -74,8 +74,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecommerce_assets_tests.peak_memory import PeakMemory, _children, stop_spark, tree_pss
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 FIRST_WEEK, LAST_WEEK = dt.date(2019, 9, 30), dt.date(2020, 4, 27)
 FIRST_DAY, LAST_DAY = dt.date(2019, 10, 1), dt.date(2020, 4, 30)
@@ -400,8 +401,6 @@ class CpuMeter:
         return (user + nice + system + irq + softirq + steal) / self.hz
 
     def _ours(self) -> float:
-        from peak_memory import _children
-
         t = os.times()
         alive = 0
         for pid in _children(os.getpid())[1:]:
@@ -439,8 +438,6 @@ def child(spec: dict) -> int:
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
 
-    from peak_memory import tree_pss
-    from weekly_path import PeakMemory, stop_spark
 
     where = Path(ecommerce_assets.__file__).resolve()
     if code not in where.parents:

@@ -5,7 +5,7 @@ in process and in the pipeline's order, one Dagster run per stage over the whole
 single-run backfill, as the UI or the CLI would start it): raw split, Spark clean, warehouse load,
 incremental dbt models, then the marts. For each stage it prints wall seconds, rows/s, the peak memory
 of this process tree (Spark's JVM and dbt included; PSS, shared pages counted once) and output bytes.
-After the raw split it runs the DuckDB reference clean (bench/reference_clean.py) on the same raw files
+After the raw split it runs the DuckDB reference clean (ecommerce_assets_tests/reference_clean.py) on the same raw files
 (before the clean step may drop them) and prints Spark / reference, and with ``--verify`` checks that both
 clean outputs hold the same rows. Last, the storage per layer and per warehouse table, per raw event.
 
@@ -21,53 +21,13 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from peak_memory import tree_pss
+from ecommerce_assets_tests.peak_memory import PeakMemory, stop_spark
 
 FIRST_DAY, LAST_DAY = dt.date(2019, 10, 1), dt.date(2020, 4, 30)
-
-
-class PeakMemory:
-    """Samples the PSS of this process and its children (``tree_pss``) and the free disk of the scratch
-    folder (Spark's shuffle and DuckDB's spill included); ``take()`` returns and resets the peak."""
-
-    def __init__(self, scratch: Path) -> None:
-        self.peak = self.run_peak = 0
-        self.scratch, self.min_free = scratch, shutil.disk_usage(scratch).free
-        threading.Thread(target=self._sample, daemon=True).start()
-
-    def _sample(self) -> None:
-        while True:
-            used, wait = tree_pss(os.getpid())
-            self.peak, self.run_peak = max(self.peak, used), max(self.run_peak, used)
-            self.min_free = min(self.min_free, shutil.disk_usage(self.scratch).free)
-            time.sleep(wait)
-
-    def take(self) -> int:
-        peak, self.peak = self.peak, 0
-        return peak
-
-
-def stop_spark() -> None:
-    """End Spark's session and its gateway JVM in this process.
-
-    A deployed run is its own process, so Spark's JVM ends with the clean run; in process it would stay
-    up (stop() keeps the gateway JVM and its heap) and count in the peak memory of every later stage.
-    """
-    from pyspark import SparkContext
-    from pyspark.sql import SparkSession
-
-    if (session := SparkSession.getActiveSession() or SparkSession._instantiatedSession) is not None:
-        session.stop()
-    if (gateway := SparkContext._gateway) is not None:
-        gateway.shutdown()
-        gateway.proc.stdin.close()  # the gateway JVM exits when its stdin closes
-        gateway.proc.wait(timeout=60)
-        SparkContext._gateway = SparkContext._jvm = None
 
 
 def folder_bytes(folder: Path) -> int:
@@ -166,7 +126,7 @@ def main(argv: list[str]) -> int:
     from ecommerce_assets.resources import build_resources
     from ecommerce_assets.settings import load_settings
     from ecommerce_assets.spark.config import spark_config
-    from reference_clean import compare, reference_clean  # beside this script
+    from ecommerce_assets_tests.reference_clean import compare, reference_clean
 
     settings = load_settings()
     resources = build_resources(settings)

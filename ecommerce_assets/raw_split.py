@@ -44,7 +44,7 @@ _TIME = re.compile(r"\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC")
 _ROUTABLE_LINE = re.compile(rb"^(\d{4}-\d{2}-\d{2}) (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC,", re.MULTILINE)
 BLOCK_BYTES = 4 << 20
 # Real lines are ~150 bytes. A "line" this long means the file has no usable line breaks (CR-only, binary,
-# a zero-filled hole): failing beats holding the month in memory. bench/reference_clean.py reads up to it.
+# a zero-filled hole): failing beats holding the month in memory. ecommerce_assets_tests/reference_clean.py reads up to it.
 MAX_LINE_BYTES = 16 << 20
 # What a damaged or truncated .gz / .zip raises while it is read (BadGzipFile is an OSError, but other
 # OSErrors, such as a full disk while writing the parts, are not the landing file's fault).

@@ -18,7 +18,7 @@ What should happen, decided once for all of it:
   weeks of a run read only the months they overlap, so routing it would make a line's fate depend on which
   weeks a run asked for.
 
-The DuckDB reference (bench/reference_clean.py) applies the same rules; it is run on the same raw files
+The DuckDB reference (ecommerce_assets_tests/reference_clean.py) applies the same rules; it is run on the same raw files
 and must agree line by line, here on hand-written lines and in a property test on generated ones.
 """
 
@@ -41,7 +41,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from bench.reference_clean import compare, reference_clean
+from ecommerce_assets_tests.reference_clean import compare, reference_clean
 from ecommerce_assets import raw_split
 from ecommerce_assets.assets.raw_events import raw_events
 from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES, HEADER

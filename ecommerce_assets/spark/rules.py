@@ -45,7 +45,7 @@ def _outside_week() -> Column:
 
 # Checked in this order: a row carries the first reason whose predicate holds. Predicates read the text
 # fields and the typed ``_`` columns ``classify`` adds; they are functions because a Column can only be
-# built once Spark runs. bench/reference_clean.py takes this order and keys its SQL by these names.
+# built once Spark runs. ecommerce_assets_tests/reference_clean.py takes this order and keys its SQL by these names.
 REJECT_RULES: tuple[tuple[str, Callable[[], Column]], ...] = (
     ("malformed_line", lambda: ~F.col("_well_formed")),
     ("bad_event_time", lambda: F.col("_ts").isNull()),

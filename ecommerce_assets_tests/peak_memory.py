@@ -5,13 +5,16 @@ so this samples the memory of the whole tree from /proc (Linux only; see ``tree_
 (proportional set size): pages that forked workers share with their parent are counted once, not once
 per process as a sum of RSS would.
 
-    python bench/peak_memory.py -- ecommerce generate --scale 1.0 --start 2019-11-11 --end 2019-11-17
+    python -m ecommerce_assets_tests.peak_memory -- ecommerce generate --scale 1.0 --start 2019-11-11 --end 2019-11-17
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +53,45 @@ def tree_pss(pid: int) -> tuple[int, float]:
     began = time.perf_counter()
     used = sum(_pss_bytes(p) for p in _children(pid))
     return used, max(0.2, 20 * (time.perf_counter() - began))
+
+
+class PeakMemory:
+    """Samples the PSS of this process and its children (``tree_pss``) and the free disk of the scratch
+    folder (Spark's shuffle and DuckDB's spill included); ``take()`` returns and resets the peak."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.peak = self.run_peak = 0
+        self.scratch, self.min_free = scratch, shutil.disk_usage(scratch).free
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            used, wait = tree_pss(os.getpid())
+            self.peak, self.run_peak = max(self.peak, used), max(self.run_peak, used)
+            self.min_free = min(self.min_free, shutil.disk_usage(self.scratch).free)
+            time.sleep(wait)
+
+    def take(self) -> int:
+        peak, self.peak = self.peak, 0
+        return peak
+
+
+def stop_spark() -> None:
+    """End Spark's session and its gateway JVM in this process.
+
+    A deployed run is its own process, so Spark's JVM ends with the clean run; in process it would stay
+    up (stop() keeps the gateway JVM and its heap) and count in the peak memory of every later stage.
+    """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    if (session := SparkSession.getActiveSession() or SparkSession._instantiatedSession) is not None:
+        session.stop()
+    if (gateway := SparkContext._gateway) is not None:
+        gateway.shutdown()
+        gateway.proc.stdin.close()  # the gateway JVM exits when its stdin closes
+        gateway.proc.wait(timeout=60)
+        SparkContext._gateway = SparkContext._jvm = None
 
 
 def main(argv: list[str]) -> int:
