@@ -43,7 +43,7 @@ def test_weeks_built_by_other_code_are_stale_until_rebuilt(tmp_path):
     resources = build_resources(settings)
     generate(settings.lake / "landing", 0.00005, parse_months("2019-10"), seed=5, workers=1)
     changed = [asset.map_asset_specs(lambda spec: spec.replace_attributes(code_version="a changed rule"))
-               if RAW in asset.keys else asset for asset in ALL_ASSETS]
+               if isinstance(asset, dg.AssetsDefinition) and RAW in asset.keys else asset for asset in ALL_ASSETS]
     with dg.instance_for_test() as instance:
         for week in WEEKS:
             assert materialize_weeks(settings, week, selection=dg.AssetSelection.assets(RAW), instance=instance).success
