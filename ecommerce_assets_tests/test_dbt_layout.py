@@ -3,7 +3,6 @@ no model's config() repeats what its folders already set."""
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 import yaml
