@@ -210,7 +210,7 @@ POINTS: list[Point] = [
     Point("spark clean", "at t (run)", "while Spark runs: the run's process, its JVM and workers", weeks=BOTH, lakes=("local", "s3")),
     Point("spark clean", "at t (driver)", "while Spark runs: the Python driver only", target="driver", weeks=BOTH, lakes=("local", "s3")),
     Point("spark clean", "at t (JVM)", "while Spark runs: Spark's JVM only", target="jvm", weeks=BOTH, lakes=("local", "s3")),
-    Point("spark clean", "written", "every week's output written by Spark to staging, none published", "clean:written", weeks=BOTH, lakes=("local", "s3")),
+    Point("spark clean", "written", "the batch (both weeks) written by Spark to staging, none published", "clean:written", weeks=BOTH, lakes=("local", "s3")),
     Point("spark clean", "clean published", "W1's clean events published, its quarantine not", "clean:second-publish", weeks=BOTH, lakes=("local", "s3")),
     Point("spark clean", "between weeks", "W1 published, W2 not yet", "clean:third-publish", weeks=BOTH, lakes=("local", "s3")),
     # warehouse load: W2 replaced, W1 untouched
@@ -373,13 +373,13 @@ class _Child:
             return result
 
         raw_events.split_month = split_then_pause
-        write_outputs = pipeline._write_outputs
+        write_batch = pipeline._write_batch
 
         def write_then_pause(*args, **kwargs):
-            write_outputs(*args, **kwargs)
+            write_batch(*args, **kwargs)
             child.reached("clean:written")
 
-        pipeline._write_outputs = write_then_pause
+        pipeline._write_batch = write_then_pause
         for cls in (lake.Lake, lake.S3Lake):
             original = cls.publish
 

@@ -121,15 +121,28 @@ def _raw_observations(result) -> dict[str, str]:
             and e.asset_key == dg.AssetKey("raw_events")}
 
 
-def test_raw_parts_dropped_once_clean_come_back_from_landing_when_the_week_is_cleaned_again(spark, tmp_path):
+def test_raw_parts_dropped_once_clean_come_back_from_landing_when_the_week_is_cleaned_again(spark, tmp_path, monkeypatch):
     from ecommerce_assets.settings import load_settings
+    from ecommerce_assets.spark import pipeline
 
     settings = load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]",
                                   "ECOMMERCE_RAW_RETENTION": "until_clean"})
     generate(settings.lake / "landing", 0.0002, seed=5, start=W1, end=W2 + dt.timedelta(days=6))
+    raw = settings.lake / "raw" / "events"
+    # One week per batch, as full-scale weeks go: when Spark starts on week 2, week 1 is published and
+    # its raw parts are gone already, so a long backfill never holds both copies of every week.
+    monkeypatch.setattr(pipeline, "week_batches", lambda rows, weeks: [[week] for week in weeks])
+    write_batch, seen = pipeline._write_batch, {}
+
+    def spy(spark, weeks, *args, **kwargs):
+        seen[weeks[0]] = (len(list((raw / f"week={W1}").iterdir())), (settings.lake / "clean" / "events" / f"week={W1}").exists())
+        return write_batch(spark, weeks, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_write_batch", spy)
     result = materialize_weeks(settings, W1.isoformat(), W2.isoformat())
     assert result.success and all(check_results(result).values())  # the accounting check reads the manifests
-    raw = settings.lake / "raw" / "events"
+    assert seen[W1][0] > 1 and not seen[W1][1]  # parts, line maps and manifest; nothing clean yet
+    assert seen[W2] == (1, True)  # the manifest alone, and the clean week published
     for week in (W1, W2):
         assert sorted(p.name for p in (raw / f"week={week}").iterdir()) == ["_manifest.json"]
     assert set(_raw_observations(result)) == {W1.isoformat(), W2.isoformat()}

@@ -53,7 +53,10 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
     # A cluster image with hadoop-aws reads and writes the S3 lake in place; otherwise weeks are staged.
     s3a = partial(s3a_lake_url, lake.url) if lake.on_s3 and lake.spark_access == "s3a" else None
     try:
-        counts = clean_weeks(spark, store, weeks, s3a=s3a)
+        # Under until_clean a week's raw parts go as soon as its batch is published, not at the end of a
+        # long backfill: the raw and clean copies of every week never sit on the disk together.
+        counts = clean_weeks(spark, store, weeks, s3a=s3a,
+                             published=partial(_drop_raw_parts, context, store) if lake.raw_retention == "until_clean" else lambda counts: None)
     except PartitionReplaced as error:
         # Another run published a raw week again while this one read it: clean the current version.
         context.log.warning(str(error))
@@ -86,8 +89,6 @@ def clean_events(context: dg.AssetExecutionContext, pyspark: SparkResource, lake
              "bytes": store.partition_bytes(store.rejected_week(week))},
             asset_key="rejected_events", partition_key=key,
         )
-    if lake.raw_retention == "until_clean":
-        _drop_raw_parts(context, store, counts)
     keys = [store.clean_week(w) for w in weeks] + [store.rejected_week(w) for w in weeks]
     with store.local_files(keys, ".parquet") as files:
         for week in weeks:  # each partition's page shows rows of its own week

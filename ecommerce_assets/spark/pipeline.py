@@ -82,9 +82,14 @@ class WeekCounts:
 
 
 def clean_weeks(
-    spark: SparkSession, lake: LakeStore, weeks: list[dt.date], s3a: Callable[[str], str] | None = None
+    spark: SparkSession, lake: LakeStore, weeks: list[dt.date], s3a: Callable[[str], str] | None = None,
+    published: Callable[[dict[dt.date, WeekCounts]], None] = lambda counts: None,
 ) -> dict[dt.date, WeekCounts]:
     """Clean the raw files of ``weeks`` into ``clean/`` and ``quarantine/``; return per-week counts.
+
+    Each batch of weeks is published as soon as Spark has written it, and ``published`` is told its
+    counts: a long backfill then holds one batch in staging, and what the caller frees per clean week
+    (the raw parts, under ``until_clean``) goes batch by batch rather than at the end.
 
     Spark reads and writes local folders, except on a cluster image with s3a (``s3a`` maps a lake key to
     its s3a:// URL), where it reads the week's objects in place and writes to an S3 staging prefix.
@@ -92,11 +97,29 @@ def clean_weeks(
     read = {week: lake.read_manifest(lake.raw_week(week)) for week in weeks}
     counts = {week: WeekCounts(raw_rows=int(manifest["rows"])) for week, manifest in read.items()}
     unchanged = partial(_raw_unchanged, lake, read)
+    done: list[dt.date] = []
+
+    def publish(weeks: list[dt.date], stage: Callable[[str, dt.date], Callable[[str, dict[str, Any]], None]]) -> None:
+        if not (batch := [week for week in weeks if week not in done]):
+            return
+        for week in batch:
+            manifest = {"week": week.isoformat(), **counts[week].as_manifest()}
+            for kind, key in (("clean", lake.clean_week(week)), ("rejected", lake.rejected_week(week))):
+                stage(kind, week)(key, manifest)
+        done.extend(batch)
+        published({week: counts[week] for week in batch})
+
     if s3a is not None:
         assert isinstance(lake, S3Lake)
-        _clean_in_place(spark, lake, weeks, counts, s3a, unchanged)
+        _clean_in_place(spark, lake, weeks, counts, s3a, unchanged, publish)
         return counts
     clean_stage, rejected_stage = lake.staging("clean"), lake.staging("rejected")
+
+    def local_stage(kind: str, week: dt.date) -> Callable[[str, dict[str, Any]], None]:
+        folder = (clean_stage if kind == "clean" else rejected_stage) / f"week={week.isoformat()}"
+        folder.mkdir(exist_ok=True)  # a week without rows still gets its (empty) published partition
+        return partial(lake.publish, folder)
+
     try:
         # A local lake is read where it is; an S3 lake's weeks are staged locally first, each part with
         # its line map (same folder, same name stem).
@@ -106,14 +129,9 @@ def clean_weeks(
             line_maps = [p for p in staged if p.endswith(LINE_MAP_SUFFIX)]
             if paths:
                 base = str(Path(paths[0]).parent.parent)  # .../raw/events, above the week=... folders
-                with unchanged():
-                    _write_outputs(spark, paths, line_maps, base, str(clean_stage), str(rejected_stage), counts)
-        for week, week_counts in counts.items():
-            manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
-            for stage, key in ((clean_stage, lake.clean_week(week)), (rejected_stage, lake.rejected_week(week))):
-                folder = stage / f"week={week.isoformat()}"
-                folder.mkdir(exist_ok=True)
-                lake.publish(folder, key, manifest)
+                _write_outputs(spark, paths, line_maps, base, str(clean_stage), str(rejected_stage), counts,
+                               unchanged, partial(publish, stage=local_stage))
+        publish(weeks, local_stage)  # the weeks without a raw file (empty weeks), published empty
     finally:
         # Published weeks were moved out; what remains is Spark's bookkeeping or a failed run's output.
         lake.discard(clean_stage)
@@ -122,14 +140,14 @@ def clean_weeks(
 
 
 @contextmanager
-def _raw_unchanged(lake: LakeStore, read: dict[dt.date, dict[str, Any]]) -> Iterator[None]:
-    """Around Spark's read of the raw weeks: if one was published again meanwhile (its manifest's generation
+def _raw_unchanged(lake: LakeStore, read: dict[dt.date, dict[str, Any]], weeks: list[dt.date]) -> Iterator[None]:
+    """Around Spark's read of raw ``weeks``: if one was published again meanwhile (its manifest's generation
     changed), Spark may have read files of both versions, or failed on a file that went: PartitionReplaced,
     whatever Spark raised, so the step can run again on the current version."""
     try:
         yield
     finally:
-        replaced = [week for week, manifest in read.items() if _manifest_or_none(lake, lake.raw_week(week)) != manifest]
+        replaced = [week for week in weeks if _manifest_or_none(lake, lake.raw_week(week)) != read[week]]
         if replaced:
             names = ", ".join(lake.raw_week(week) for week in replaced)
             raise PartitionReplaced(f"{names} published again while this run read it; its output is discarded")
@@ -144,22 +162,21 @@ def _manifest_or_none(lake: LakeStore, key: str) -> dict[str, Any] | None:
 
 def _clean_in_place(
     spark: SparkSession, lake: S3Lake, weeks: list[dt.date], counts: dict[dt.date, WeekCounts], s3a: Callable[[str], str],
-    unchanged: Callable[[], AbstractContextManager[None]],
+    unchanged: Callable[[list[dt.date]], AbstractContextManager[None]], publish: Callable[..., None],
 ) -> None:
     """Cluster image with s3a: read the weeks' current objects, write to a staging prefix, publish by copy."""
     paths = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), RAW_SUFFIX)]
     line_maps = [s3a_url(lake_url) for w in weeks for lake_url in lake.files(lake.raw_week(w), LINE_MAP_SUFFIX)]
     staging = f"_staging/clean-{uuid.uuid4().hex[:12]}"
+
+    def s3_stage(kind: str, week: dt.date) -> Callable[[str, dict[str, Any]], None]:
+        return partial(lake.publish_objects, f"{staging}/{kind}/week={week.isoformat()}")
+
     try:
         if paths:
-            with unchanged():
-                _write_outputs(
-                    spark, paths, line_maps, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"), counts
-                )
-        for week, week_counts in counts.items():
-            manifest = {"week": week.isoformat(), **week_counts.as_manifest()}
-            for kind, key in (("clean", lake.clean_week(week)), ("rejected", lake.rejected_week(week))):
-                lake.publish_objects(f"{staging}/{kind}/week={week.isoformat()}", key, manifest)
+            _write_outputs(spark, paths, line_maps, s3a("raw/events"), s3a(f"{staging}/clean"), s3a(f"{staging}/rejected"),
+                           counts, unchanged, partial(publish, stage=s3_stage))
+        publish(weeks, s3_stage)  # the weeks without a raw file (empty weeks), published empty
     finally:
         lake.delete_prefix(staging)
 
@@ -172,14 +189,15 @@ def _write_outputs(
     clean_out: str,
     rejected_out: str,
     counts: dict[dt.date, WeekCounts],
+    unchanged: Callable[[list[dt.date]], AbstractContextManager[None]],
+    publish: Callable[[list[dt.date]], None],
 ) -> None:
-    """Clean the weeks' raw files into ``clean_out`` and ``rejected_out`` (partitioned by ``week``).
+    """Clean the weeks' raw files into ``clean_out`` and ``rejected_out`` (partitioned by ``week``),
+    batch by batch, and ``publish`` each batch once written.
 
-    One query per batch of weeks, one shuffle of the events: valid and rejected rows are counted (an
-    observation on the same query, not a second pass); the quarantine is written by a
-    second read only for a batch that has rejected rows, which real dumps rarely do (``line_maps``, the
-    parts' line maps, serve that read alone). Weeks go in batches of about ``BATCH_ROWS`` raw rows so
-    that the per-week imputation maps stay small.
+    Weeks go in batches of about ``BATCH_ROWS`` raw rows so that the per-week imputation maps stay small.
+    A batch's weeks are published only if their raw versions did not change while Spark read them
+    (``unchanged``).
     """
     by_week: dict[dt.date, list[str]] = {}
     for path in raw_paths:
@@ -188,45 +206,58 @@ def _write_outputs(
     for path in line_maps:
         maps_by_week.setdefault(_week_of(path), []).append(path)
     for index, weeks in enumerate(week_batches({w: c.raw_rows for w, c in counts.items()}, sorted(by_week))):
-        paths = [p for week in weeks for p in by_week[week]]
-        rows = Observation("rows")
-        classified = classify(read_raw(spark, paths, raw_base))
-        valid = F.col("reject_reason").isNull()
-        observed = classified.observe(
-            rows,
-            *[F.count_if(valid & (F.col("source_week") == week)).alias(f"valid {week}") for week in weeks],
-            *[F.count_if(~valid & (F.col("source_week") == week)).alias(f"rejected {week}") for week in weeks],
+        with unchanged(weeks):
+            _write_batch(spark, weeks, [p for week in weeks for p in by_week[week]],
+                         [p for week in weeks for p in maps_by_week.get(week, [])], raw_base, clean_out, rejected_out, counts, index)
+        publish(weeks)
+
+
+def _write_batch(
+    spark: SparkSession, weeks: list[dt.date], paths: list[str], line_maps: list[str], raw_base: str,
+    clean_out: str, rejected_out: str, counts: dict[dt.date, WeekCounts], index: int,
+) -> None:
+    """One query for a batch of weeks, one shuffle of the events: valid and rejected rows are counted (an
+    observation on the same query, not a second pass); the quarantine is written by a second read only
+    for a batch that has rejected rows, which real dumps rarely do (``line_maps``, the parts' line maps,
+    serve that read alone). Clean rows are counted from what was written."""
+    rows = Observation("rows")
+    classified = classify(read_raw(spark, paths, raw_base))
+    valid = F.col("reject_reason").isNull()
+    observed = classified.observe(
+        rows,
+        *[F.count_if(valid & (F.col("source_week") == week)).alias(f"valid {week}") for week in weeks],
+        *[F.count_if(~valid & (F.col("source_week") == week)).alias(f"rejected {week}") for week in weeks],
+    )
+    # The de-duplicated events are written once as plain Parquet and read back: imputation reads
+    # them twice (a five-column count for its maps, then the join), which from columnar files is
+    # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write (and a
+    # plan that reads the shuffle twice did not reuse it: Spark ran the read and the shuffle twice).
+    # Not named "_...": Spark ignores such a path when reading it back (warning "All paths were
+    # ignored"). It is deleted before anything reads clean_out as a whole.
+    events_out = f"{clean_out.rstrip('/')}/deduplicated-{index}"
+
+    def persisted(events: DataFrame) -> DataFrame:
+        events.write.mode("overwrite").options(**_NO_DICTIONARY).parquet(events_out)
+        return spark.read.parquet(events_out)
+
+    try:
+        (
+            clean_events(observed, checkpoint=persisted)
+            .write.mode("append")
+            .options(**PARQUET_OPTIONS)
+            .partitionBy("week")
+            .parquet(clean_out)
         )
-        # The de-duplicated events are written once as plain Parquet and read back: imputation reads
-        # them twice (a five-column count for its maps, then the join), which from columnar files is
-        # cheap, where recomputing the shuffle or Spark's cache costs more than the whole write (and a
-        # plan that reads the shuffle twice did not reuse it: Spark ran the read and the shuffle twice).
-        # Not named "_...": Spark ignores such a path when reading it back (warning "All paths were
-        # ignored"). It is deleted before anything reads clean_out as a whole.
-        events_out = f"{clean_out.rstrip('/')}/deduplicated-{index}"
-
-        def persisted(events: DataFrame) -> DataFrame:
-            events.write.mode("overwrite").options(**_NO_DICTIONARY).parquet(events_out)
-            return spark.read.parquet(events_out)
-
-        try:
-            (
-                clean_events(observed, checkpoint=persisted)
-                .write.mode("append")
-                .options(**PARQUET_OPTIONS)
-                .partitionBy("week")
-                .parquet(clean_out)
-            )
-        finally:
-            _delete(spark, events_out)
-        metrics = rows.get
-        for week in weeks:
-            counts[week].valid_rows += metrics[f"valid {week}"]
-        if any(metrics[f"rejected {week}"] for week in weeks):
-            batch_maps = [p for week in weeks for p in maps_by_week.get(week, [])]
-            _write_rejected(spark, paths, batch_maps, raw_base, rejected_out, weeks, counts)
-    if by_week:
-        for row in spark.read.parquet(clean_out).groupBy("week").count().collect():
+    finally:
+        _delete(spark, events_out)
+    metrics = rows.get
+    for week in weeks:
+        counts[week].valid_rows += metrics[f"valid {week}"]
+    if any(metrics[f"rejected {week}"] for week in weeks):
+        _write_rejected(spark, paths, line_maps, raw_base, rejected_out, weeks, counts)
+    # A week with valid rows keeps at least one after de-duplication, so it has a folder to count.
+    if written := [f"{clean_out.rstrip('/')}/week={week.isoformat()}" for week in weeks if counts[week].valid_rows]:
+        for row in spark.read.option("basePath", clean_out).parquet(*written).groupBy("week").count().collect():
             counts[dt.date.fromisoformat(str(row["week"]))].clean_rows = row["count"]
 
 
