@@ -1,7 +1,7 @@
 """Benchmark ``ecommerce generate``: events per second at a scale over a few days, against a baseline copy.
 
-The baseline is another version of ``ecommerce_assets/generator/synthetic.py`` saved as a file (for example
-``git show HEAD:ecommerce_assets/generator/synthetic.py > ../synthetic_baseline.py``). Each round
+The baseline is another version of ``ecommerce_assets/lib/generator/synthetic.py`` saved as a file (for example
+``git show HEAD:ecommerce_assets/lib/generator/synthetic.py > ../synthetic_baseline.py``). Each round
 generates the days with the baseline and then with this checkout's module, back to back, on ``--workers``
 processes into ``--out`` (deleted afterwards). Per run it prints the catalog build (once per run of any
 length), the days' wall and CPU seconds (this process and its workers), events per second of each (events:
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from ecommerce_assets.generator import synthetic
+from ecommerce_assets.lib.generator import synthetic
 
 
 def load_baseline(path: Path) -> ModuleType:

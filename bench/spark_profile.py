@@ -103,11 +103,11 @@ def main(argv: list[str]) -> int:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    from ecommerce_assets.lake import Lake
-    from ecommerce_assets.settings import load_settings
-    from ecommerce_assets.spark.config import spark_config
-    from ecommerce_assets.spark.pipeline import clean_weeks
-    from ecommerce_assets.spark.rules import read_raw
+    from ecommerce_assets.lib.lake import Lake
+    from ecommerce_assets.lib.settings import load_settings
+    from ecommerce_assets.lib.spark.config import spark_config
+    from ecommerce_assets.lib.spark.pipeline import clean_weeks
+    from ecommerce_assets.lib.spark.rules import read_raw
 
     weeks = [dt.date.fromisoformat(args.week) + dt.timedelta(days=7 * i) for i in range(args.weeks)]
     config = spark_config(load_settings()) | {

@@ -107,7 +107,7 @@ def generated(folder: Path, scale: float, seed: int, start: dt.date, end: dt.dat
     wanted = {"scale": scale, "seed": seed, "start": start.isoformat(), "end": end.isoformat()}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return folder
-    from ecommerce_assets.generator.synthetic import generate
+    from ecommerce_assets.lib.generator.synthetic import generate
 
     shutil.rmtree(folder, ignore_errors=True)
     print(f"generating scale {scale:g} {start}..{end} into {folder} ...", flush=True)
@@ -120,8 +120,8 @@ def generated(folder: Path, scale: float, seed: int, start: dt.date, end: dt.dat
 
 def mixed_landing(data: Path, history_scale: float, week_scale: float, week: dt.date, seed: int) -> Path:
     """Dumps with the timed week's days at ``week_scale`` and all other days at ``history_scale``."""
-    from ecommerce_assets.generator.synthetic import HEADER, _gzip_header_only
-    from ecommerce_assets.kaggle import file_stem
+    from ecommerce_assets.lib.generator.synthetic import HEADER, _gzip_header_only
+    from ecommerce_assets.lib.kaggle import file_stem
 
     folder = data / f"landing-mixed-{history_scale:g}-week-{week}-at-{week_scale:g}-seed-{seed}"
     stamp = folder / "_generated.json"
@@ -304,8 +304,10 @@ def main(argv: list[str]) -> int:
     code = Path(args.code).resolve()
     if not (code / "ecommerce_assets" / "__init__.py").exists():
         parser.error(f"--code {code}: no ecommerce_assets package there")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])
-    sys.path.insert(0, str(code))
+    if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != str(code):
+        # The code to run goes first on PYTHONPATH, for this process (started again with it) and its children.
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     scale = args.scale if args.scale is not None else 0.1
     week = dt.date.fromisoformat(args.week)
     if week.weekday() != 0 or not FIRST_WEEK <= week <= LAST_WEEK:
@@ -433,10 +435,9 @@ def child(spec: dict) -> int:
     import dagster as dg
     import duckdb
     import ecommerce_assets
-    from ecommerce_assets.assets import LAYERS
-    from ecommerce_assets.jobs import STAGES as SELECTIONS
-    from ecommerce_assets.resources import build_resources
-    from ecommerce_assets.settings import load_settings
+    from ecommerce_assets_tests.helpers import ALL_ASSETS, STAGES as SELECTIONS
+    from ecommerce_assets.defs.resources import build_resources
+    from ecommerce_assets.lib.settings import load_settings
 
 
     where = Path(ecommerce_assets.__file__).resolve()
@@ -446,7 +447,7 @@ def child(spec: dict) -> int:
 
     settings = load_settings()
     resources = build_resources(settings)
-    assets = dg.load_assets_from_modules(LAYERS)
+    assets = ALL_ASSETS
     lake = run_dir / "lake"
     memory, cpu = PeakMemory(), CpuMeter()
 

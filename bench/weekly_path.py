@@ -75,7 +75,7 @@ def landing(root: Path, scale: float, first: dt.date, last_week: dt.date, seed: 
     stamp = lake / "landing" / "_generated.json"
     wanted = {"scale": scale, "first_week": first.isoformat(), "last_week": last_week.isoformat(), "seed": seed}
     if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
-        from ecommerce_assets.generator.synthetic import generate
+        from ecommerce_assets.lib.generator.synthetic import generate
 
         shutil.rmtree(lake / "landing", ignore_errors=True)
         start, end = max(first, FIRST_DAY), min(last_week + dt.timedelta(days=6), LAST_DAY)
@@ -121,16 +121,15 @@ def main(argv: list[str]) -> int:
     import dagster as dg
     import duckdb
 
-    from ecommerce_assets.assets import LAYERS
-    from ecommerce_assets.jobs import STAGES
-    from ecommerce_assets.resources import build_resources
-    from ecommerce_assets.settings import load_settings
-    from ecommerce_assets.spark.config import spark_config
+    from ecommerce_assets_tests.helpers import ALL_ASSETS, STAGES
+    from ecommerce_assets.defs.resources import build_resources
+    from ecommerce_assets.lib.settings import load_settings
+    from ecommerce_assets.lib.spark.config import spark_config
     from ecommerce_assets_tests.reference_clean import compare, reference_clean
 
     settings = load_settings()
     resources = build_resources(settings)
-    assets = dg.load_assets_from_modules(LAYERS)
+    assets = ALL_ASSETS
     weeks = [first + dt.timedelta(days=7 * i) for i in range(args.weeks)]
     tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
     memory = PeakMemory(root)

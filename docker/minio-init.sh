@@ -13,7 +13,7 @@ import time
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 
-from ecommerce_assets.settings import SettingsError, load_settings
+from ecommerce_assets.lib.settings import SettingsError, load_settings
 
 try:
     settings = load_settings()

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from ecommerce_assets.settings import VARIABLES, SettingsError, current, markdown_table
+from ecommerce_assets.lib.settings import VARIABLES, SettingsError, current, markdown_table
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ecommerce_assets.generator.synthetic import generate, parse_months
+    from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 
     out = Path(args.out) if args.out else current().lake / "landing"
     started = time.perf_counter()
@@ -35,7 +35,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from ecommerce_assets.generator.profile import compare, estimate_scale, format_table, profile_files
+    from ecommerce_assets.lib.generator.profile import compare, estimate_scale, format_table, profile_files
 
     files = [Path(f) for f in args.files]
     missing = [str(f) for f in files if not f.is_file()]
@@ -59,14 +59,14 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _land(args: argparse.Namespace) -> int:
-    from ecommerce_assets.landing_copy import land, land_on_s3
+    from ecommerce_assets.lib.landing_copy import land, land_on_s3
 
     settings = current()
     if args.to or not settings.lake_on_s3:
         landing = Path(args.to) if args.to else settings.lake / "landing"
         into = lambda path: land(path, landing, replace=args.replace)  # noqa: E731
     else:
-        from ecommerce_assets.resources import lake_resource
+        from ecommerce_assets.defs.resources import lake_resource
 
         lake = lake_resource(settings).lake
         into = lambda path: land_on_s3(path, lake, replace=args.replace)  # noqa: E731
@@ -96,9 +96,9 @@ def _settings(args: argparse.Namespace) -> int:
 
 def layer_counts() -> dict[str, int]:
     """Rows per layer over all weeks, from the lake's manifests (local or S3) and the DuckDB warehouse."""
-    from ecommerce_assets.lake import MissingPartition
-    from ecommerce_assets.partitions import months_overlapping, weeks_in_range
-    from ecommerce_assets.resources import build_resources
+    from ecommerce_assets.lib.lake import MissingPartition
+    from ecommerce_assets.defs.partitions import months_overlapping, weeks_in_range
+    from ecommerce_assets.defs.resources import build_resources
 
     settings = current()
     store = build_resources(settings)["lake"].lake
@@ -149,7 +149,7 @@ def _counts(_: argparse.Namespace) -> int:
 
 
 def _category_remaps(args: argparse.Namespace) -> int:
-    from ecommerce_assets import category_remaps
+    from ecommerce_assets.lib import category_remaps
     from ecommerce_assets.warehouses import build_warehouse
 
     candidates = build_warehouse(current()).query(category_remaps.CANDIDATES_SQL)

@@ -5,12 +5,13 @@ installed Dagster still marks beta; nothing else is silenced, so a new warning s
 - ``allow_nonexistent_upstream_partitions``: the first week starts in September, before the first month;
 - ``include_sources``: Dagster's own selection syntax (``tag:weekly`` on the command line) calls it;
 - code references (``with_source_code_references`` and its metadata classes): "open in editor" links;
-- ``observable_source_asset``: the landing zone as a partitioned source with a data version per month.
+- ``observable_source_asset``: the landing zone as a partitioned source with a data version per month;
+- ``load_definitions_from_module(s)`` (preview): Dagster's defs-folder loader calls them for each module.
 """
 
 import warnings
 
-from dagster import BetaWarning
+from dagster import BetaWarning, PreviewWarning
 
 BETA_FEATURES_USED = (
     "backfill_policy",
@@ -24,3 +25,6 @@ BETA_FEATURES_USED = (
 
 for feature in BETA_FEATURES_USED:
     warnings.filterwarnings("ignore", message=rf".*`{feature}` .*is currently in beta", category=BetaWarning)
+
+for function in ("load_definitions_from_module", "load_definitions_from_modules"):
+    warnings.filterwarnings("ignore", message=rf"Function `{function}` is currently in preview", category=PreviewWarning)

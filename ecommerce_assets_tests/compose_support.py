@@ -32,7 +32,7 @@ from dockerfile_parse import DockerfileParser
 from dockerfile_parse.util import WordSplitter
 from packaging.requirements import Requirement
 
-from ecommerce_assets.settings import VARIABLES, SettingsError, load_settings, split_s3_url
+from ecommerce_assets.lib.settings import VARIABLES, SettingsError, load_settings, split_s3_url
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"

@@ -47,8 +47,8 @@ def spark():
     """The suite's Spark session; in-process materializations reuse it through getOrCreate."""
     from pyspark.sql import SparkSession
 
-    from ecommerce_assets.settings import load_settings
-    from ecommerce_assets.spark.config import spark_config
+    from ecommerce_assets.lib.settings import load_settings
+    from ecommerce_assets.lib.spark.config import spark_config
 
     settings = load_settings(env={"SPARK_MASTER": "local[2]", "ECOMMERCE_SPARK_DRIVER_MEMORY": "2g",
                                   "ECOMMERCE_SPARK_SHUFFLE_PARTITIONS": "4"})
@@ -63,6 +63,6 @@ def spark():
 
 @pytest.fixture
 def settings(tmp_path):
-    from ecommerce_assets.settings import load_settings
+    from ecommerce_assets.lib.settings import load_settings
 
     return load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]"})

@@ -83,12 +83,12 @@ class Folder:
         return env
 
     def settings(self):
-        from ecommerce_assets.settings import load_settings
+        from ecommerce_assets.lib.settings import load_settings
 
         return load_settings(env=self.env())
 
     def store(self):
-        from ecommerce_assets.resources import build_resources
+        from ecommerce_assets.defs.resources import build_resources
 
         return build_resources(self.settings())["lake"].lake
 
@@ -107,7 +107,7 @@ class Folder:
 
 
 def _split(url: str) -> tuple[str, str]:
-    from ecommerce_assets.settings import split_s3_url
+    from ecommerce_assets.lib.settings import split_s3_url
 
     return split_s3_url(url)
 
@@ -119,7 +119,7 @@ def _list_objects(client, bucket: str, prefix: str) -> list[str]:
 
 def landing_files(out: Path, scale: float = SCALE, seed: int = SEED) -> list[Path]:
     """The weeks' days (October only), generated, with INJECTED lines placed in time order."""
-    from ecommerce_assets.generator.synthetic import generate
+    from ecommerce_assets.lib.generator.synthetic import generate
 
     files = generate(out, scale, seed=seed, start=dt.date(2019, 10, 7), end=dt.date(2019, 10, 20), workers=1)
     for path in files:
@@ -137,10 +137,9 @@ def materialize(folder_env: dict[str, str], stage: str, weeks: list[str]):
     """One stage as one run (a range of weeks in one run), in this process; the Dagster result."""
     import dagster as dg
 
-    from ecommerce_assets.jobs import STAGES
-    from ecommerce_assets.resources import build_resources
-    from ecommerce_assets.settings import load_settings
-    from ecommerce_assets_tests.helpers import ALL_ASSETS
+    from ecommerce_assets.defs.resources import build_resources
+    from ecommerce_assets.lib.settings import load_settings
+    from ecommerce_assets_tests.helpers import ALL_ASSETS, STAGES
 
     tags, partition = {}, None
     if stage in PIPELINE_STAGES[:4]:
@@ -270,9 +269,9 @@ def install_anchors(event) -> Callable[[], None]:
     from dagster_dbt import DbtCliResource
     from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
-    from ecommerce_assets import dashboard_page, lake
-    from ecommerce_assets.assets import raw_events
-    from ecommerce_assets.resources import ReportsResource, SparkResource
+    from ecommerce_assets.lib import dashboard_page, lake
+    from ecommerce_assets.defs.raw import raw_events
+    from ecommerce_assets.defs.resources import ReportsResource, SparkResource
     from ecommerce_assets.warehouses.duckdb import DuckDBWarehouse
 
     def before(function):
@@ -360,9 +359,9 @@ class _Child:
         install_anchors(lambda name: self.mark(name) if name == "body" and not (self.markers / name).exists() else None)
 
     def _lake_hooks(self) -> None:
-        from ecommerce_assets import lake
-        from ecommerce_assets.assets import raw_events
-        from ecommerce_assets.spark import pipeline
+        from ecommerce_assets.lib import lake
+        from ecommerce_assets.defs.raw import raw_events
+        from ecommerce_assets.lib.spark import pipeline
 
         child = self
         split_month = raw_events.split_month
@@ -462,7 +461,7 @@ class _Child:
     def _file_hooks(self) -> None:
         import builtins
 
-        from ecommerce_assets import landing_copy
+        from ecommerce_assets.lib import landing_copy
 
         child, replace = self, Path.replace
 
@@ -674,7 +673,7 @@ def lake_state(folder: Folder, weeks: tuple[str, ...] = WEEKS) -> dict[str, Any]
     manifest lists). A missing partition is ``None``."""
     import duckdb
 
-    from ecommerce_assets.lake import LINE_MAP_SUFFIX, RAW_SUFFIX, MissingPartition
+    from ecommerce_assets.lib.lake import LINE_MAP_SUFFIX, RAW_SUFFIX, MissingPartition
 
     store = folder.store()
     state: dict[str, Any] = {}
@@ -813,7 +812,7 @@ def half_written(folder: Folder) -> list[str]:
     whose rows differ from its manifest's count, or whose week breaks raw = clean + duplicates + rejected;
     on S3, a manifest that lists a missing object; in the warehouse, a week of raw.events that is not
     whole, a DuckDB file that does not open."""
-    from ecommerce_assets.lake import MissingPartition
+    from ecommerce_assets.lib.lake import MissingPartition
 
     problems: list[str] = []
     store = folder.store()
@@ -1007,8 +1006,8 @@ LAND_NAME = "2019-Oct.csv"
 
 def land_reference(data: Path, megabytes: int = 24) -> Reference:
     """``landing/`` holding a dump landed before, and ``incoming/`` a changed copy of it to land."""
-    from ecommerce_assets.kaggle import HEADER
-    from ecommerce_assets.landing_copy import land
+    from ecommerce_assets.lib.kaggle import HEADER
+    from ecommerce_assets.lib.landing_copy import land
 
     source, incoming, landing = data / "source", data / "incoming", data / "landing"
     for folder in (source, incoming):
@@ -1031,7 +1030,7 @@ def land_reference(data: Path, megabytes: int = 24) -> Reference:
 
 def landing_state(landing: Path) -> dict[str, Any]:
     """The landed file's and its checksum file's contents, and the SHA-256 of each file kept in ``_replaced/``."""
-    from ecommerce_assets.landing_copy import REPLACED
+    from ecommerce_assets.lib.landing_copy import REPLACED
 
     target, sidecar = landing / LAND_NAME, landing / f"{LAND_NAME}.sha256"
     kept = sorted((landing / REPLACED).glob(f"{LAND_NAME}.*"))

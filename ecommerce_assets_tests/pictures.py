@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "docs" / "dashboard.png"
-DRAWN_BY = "ecommerce_assets.dashboard_page"
+DRAWN_BY = "ecommerce_assets.lib.dashboard_page"
 
 
 def version_file(picture: Path) -> Path:
@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import dagster as dg
 
-    from ecommerce_assets.assets.common import code_version
-    from ecommerce_assets.resources import build_resources
-    from ecommerce_assets.settings import load_settings
+    from ecommerce_assets.defs.step_helpers import code_version
+    from ecommerce_assets.defs.resources import build_resources
+    from ecommerce_assets.lib.settings import load_settings
     from ecommerce_assets_tests.browser import render
     from ecommerce_assets_tests.helpers import ALL_ASSETS
 

@@ -1,6 +1,6 @@
 """The clean step written once more in DuckDB SQL: the yardstick the Spark job is measured against.
 
-Same input (a week's raw ``part-*.csv.gz`` files), same rules as ``ecommerce_assets/spark/rules.py``
+Same input (a week's raw ``part-*.csv.gz`` files), same rules as ``ecommerce_assets/lib/spark/rules.py``
 (split by position, explicit types, first failing reject reason, exact de-duplication, brand and
 category_code imputation product -> category -> 'unknown', category levels, MD5 event_id), same Parquet
 columns. A ratio Spark / this, measured in one run, holds on a noisy machine where absolute times do not;
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES
-from ecommerce_assets.raw_split import MAX_LINE_BYTES
-from ecommerce_assets.spark.rules import REJECT_REASONS, TEXT_MAX_BYTES
+from ecommerce_assets.lib.kaggle import COLUMNS, EVENT_TYPES
+from ecommerce_assets.lib.raw_split import MAX_LINE_BYTES
+from ecommerce_assets.lib.spark.rules import REJECT_REASONS, TEXT_MAX_BYTES
 
 _FIELDS = ",\n".join(f"nullif(_f[{i + 1}], '') as {name}" for i, name in enumerate(COLUMNS))
 _EVENT_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
@@ -47,7 +47,7 @@ _REJECT_SQL = {
 # A reason added to (or dropped from) the Spark rules must not pass here unnoticed.
 if set(_REJECT_SQL) != set(REJECT_REASONS):
     raise RuntimeError(
-        "reject reasons differ from ecommerce_assets/spark/rules.py: "
+        "reject reasons differ from ecommerce_assets/lib/spark/rules.py: "
         f"only there {sorted(set(REJECT_REASONS) - set(_REJECT_SQL))}, only here {sorted(set(_REJECT_SQL) - set(REJECT_REASONS))}"
     )
 _REJECT_REASON = "\n".join(f"        when {_REJECT_SQL[reason]} then '{reason}'" for reason in REJECT_REASONS)

@@ -252,7 +252,7 @@ def weekly_keys() -> list[list[str]]:
     """Every weekly asset (the weekly_events_job's selection, dbt seed and weekly parts included), as a
     backfill through GraphQL names them."""
     from ecommerce_assets.definitions import defs
-    from ecommerce_assets.jobs import WEEKLY_ASSETS
+    from ecommerce_assets.defs.jobs import WEEKLY_ASSETS
 
     return sorted(key.path for key in WEEKLY_ASSETS.resolve(defs.resolve_asset_graph()))
 

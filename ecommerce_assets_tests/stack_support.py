@@ -21,7 +21,7 @@ from pathlib import Path
 import boto3
 import yaml
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.services import (
     BIN,

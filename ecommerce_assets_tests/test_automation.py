@@ -6,12 +6,12 @@ import re
 import dagster as dg
 import pytest
 
-from ecommerce_assets.assets.common import FACTS
+from ecommerce_assets.defs.step_helpers import FACTS
 from ecommerce_assets.definitions import defs
-from ecommerce_assets.partitions import weekly_partitions_def
-from ecommerce_assets.run_purge import purge_runs_job, purge_runs_schedule
-from ecommerce_assets.schedules import weekly_schedule
-from ecommerce_assets.sensors import history_replay_sensor, next_week_to_replay
+from ecommerce_assets.defs.partitions import weekly_partitions_def
+from ecommerce_assets.defs.housekeeping.run_purge import purge_runs_job, purge_runs_schedule
+from ecommerce_assets.defs.replay.weekly_schedule import weekly_schedule
+from ecommerce_assets.defs.replay.history_replay_sensor import history_replay_sensor, next_week_to_replay
 from ecommerce_assets_tests.conftest import ROOT
 
 UTC = dt.timezone.utc

@@ -12,11 +12,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets import raw_split
-from ecommerce_assets.assets import raw_events
-from ecommerce_assets.checks import clean_check_results
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.lake import Lake, read_manifest, write_manifest
+from ecommerce_assets.lib import raw_split
+from ecommerce_assets.defs.raw import raw_events
+from ecommerce_assets.defs.checks import clean_check_results
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.lake import Lake, read_manifest, write_manifest
 from ecommerce_assets_tests.helpers import check_results, materialize_weeks
 
 pytestmark = pytest.mark.integration

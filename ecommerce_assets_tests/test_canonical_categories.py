@@ -17,11 +17,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.dbt_project import DBT_PROJECT_DIR
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.kaggle import COLUMNS
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib.settings import DBT_PROJECT_DIR
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.kaggle import COLUMNS
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 
 pytestmark = pytest.mark.integration
@@ -172,7 +172,7 @@ def test_a_brand_is_only_ever_the_products_own(built):
 
 
 def test_category_remaps_command_lists_candidates_and_writes_unreviewed_ones_as_detected(built, tmp_path):
-    from ecommerce_assets import category_remaps
+    from ecommerce_assets.lib import category_remaps
     from ecommerce_assets.warehouses import build_warehouse
 
     env = {**os.environ, "ECOMMERCE_DATA_DIR": str(built.lake.parent)}

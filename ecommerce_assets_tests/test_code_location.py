@@ -36,7 +36,7 @@ def test_default_settings_load_no_optional_client_and_warn_nothing(tmp_path):
 def test_the_selected_warehouse_kind_is_the_one_imported(tmp_path):
     probe = (
         "import sys\n"
-        "from ecommerce_assets.settings import load_settings\n"
+        "from ecommerce_assets.lib.settings import load_settings\n"
         "from ecommerce_assets.warehouses import build_warehouse\n"
         "w = build_warehouse(load_settings(env={}))\n"
         "print(type(w).__name__, 'dagster_snowflake' in sys.modules)\n"

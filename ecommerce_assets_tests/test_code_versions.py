@@ -6,11 +6,11 @@ import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleCauseCategory, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
-from ecommerce_assets.assets.common import code_version
+from ecommerce_assets.defs.step_helpers import code_version
 from ecommerce_assets.definitions import defs
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import ALL_ASSETS, materialize_weeks
 
 RAW = dg.AssetKey("raw_events")
@@ -21,12 +21,12 @@ WEEKS = ["2019-10-07", "2019-10-14"]
 def test_python_assets_carry_the_digest_of_the_code_that_shapes_them():
     graph = defs.get_repository_def().asset_graph
     versions = {key.to_user_string(): graph.get(key).code_version for key in graph.get_all_asset_keys()}
-    assert versions["raw_events"] == code_version("ecommerce_assets.raw_split", "ecommerce_assets.kaggle")
+    assert versions["raw_events"] == code_version("ecommerce_assets.lib.raw_split", "ecommerce_assets.lib.kaggle")
     assert versions["clean_events"] == versions["rejected_events"] == code_version(
-        "ecommerce_assets.spark.rules", "ecommerce_assets.spark.pipeline", "ecommerce_assets.spark.lineage")
-    assert versions["dashboard"] == code_version("ecommerce_assets.dashboard_page")
+        "ecommerce_assets.lib.spark.rules", "ecommerce_assets.lib.spark.pipeline", "ecommerce_assets.lib.spark.lineage")
+    assert versions["dashboard"] == code_version("ecommerce_assets.lib.dashboard_page")
     assert versions["warehouse_events"] and versions["core/fct_sessions"]  # dbt models: from dagster-dbt
-    assert code_version("ecommerce_assets.raw_split") != code_version("ecommerce_assets.kaggle")
+    assert code_version("ecommerce_assets.lib.raw_split") != code_version("ecommerce_assets.lib.kaggle")
     with pytest.raises(ModuleNotFoundError, match="ecommerce_assets.nothing"):
         code_version("ecommerce_assets.nothing")
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.compose_support import (
     CODE_DOCKERFILE,
     COMPOSE_FILE,

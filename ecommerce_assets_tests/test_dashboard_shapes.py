@@ -14,10 +14,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.assets.dashboard import TABLES
-from ecommerce_assets.generator.synthetic import generate
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.defs.reports.dashboard import TABLES
+from ecommerce_assets.lib.generator.synthetic import generate
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.browser import render
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 

@@ -4,10 +4,10 @@ import json
 import dagster as dg
 import pytest
 
-from ecommerce_assets.assets.dbt_arguments import DbtBuildConfig, dbt_build_args, dbt_window_vars, require_every_week
-from ecommerce_assets.assets.dbt_models import history_dbt_models, weekly_dbt_models
-from ecommerce_assets.assets.dbt_row_counts import merged
-from ecommerce_assets.batching import week_batches
+from ecommerce_assets.defs.dbt.arguments import DbtBuildConfig, dbt_build_args, dbt_window_vars, require_every_week
+from ecommerce_assets.defs.dbt.models import history_dbt_models, weekly_dbt_models
+from ecommerce_assets.defs.dbt.row_counts import merged
+from ecommerce_assets.lib.batching import week_batches
 
 pytestmark = pytest.mark.unit
 UTC = dt.timezone.utc

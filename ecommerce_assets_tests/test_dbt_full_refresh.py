@@ -9,12 +9,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.assets.dbt_arguments import dbt_window_vars
-from ecommerce_assets.assets.dbt_models import weekly_dbt_models
-from ecommerce_assets.generator.synthetic import generate
-from ecommerce_assets.partitions import weekly_partitions_def
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.defs.dbt.arguments import dbt_window_vars
+from ecommerce_assets.defs.dbt.models import weekly_dbt_models
+from ecommerce_assets.lib.generator.synthetic import generate
+from ecommerce_assets.defs.partitions import weekly_partitions_def
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import ALL_ASSETS, check_results, materialize_weeks
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ drew it, and a change to that code without a new picture fails here (ecommerce_a
 import pytest
 from PIL import Image
 
-from ecommerce_assets.assets.common import code_version
+from ecommerce_assets.defs.step_helpers import code_version
 from ecommerce_assets_tests.pictures import DASHBOARD, DRAWN_BY, version_file
 
 pytestmark = pytest.mark.unit

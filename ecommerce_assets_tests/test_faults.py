@@ -21,8 +21,8 @@ import boto3
 import dagster as dg
 import pytest
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.lake import RAW_SUFFIX, Lake
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.lake import RAW_SUFFIX, Lake
 from ecommerce_assets_tests import faults as F
 from ecommerce_assets_tests.helpers import check_results, materialize_weeks
 from ecommerce_assets_tests.services import moto_server
@@ -138,7 +138,7 @@ def test_a_full_disk_fails_the_run_by_name_and_keeps_what_was_published(referenc
 def test_publish_without_an_atomic_exchange_keeps_the_old_copy_out_of_the_published_folder(tmp_path, monkeypatch):
     """Where the filesystem cannot exchange two folders, the old week moves into staging first: nothing
     but week folders is ever beside the published weeks."""
-    from ecommerce_assets import lake
+    from ecommerce_assets.lib import lake
 
     store = lake.Lake(tmp_path / "lake")
     for content, exchange in ((b"first", True), (b"second", True), (b"third", False)):
@@ -157,7 +157,7 @@ def test_staging_left_by_a_dead_process_is_removed_by_the_next_run_and_a_live_on
     import subprocess
     import sys
 
-    from ecommerce_assets import lake
+    from ecommerce_assets.lib import lake
 
     store = lake.Lake(tmp_path / "lake")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
@@ -176,7 +176,7 @@ def test_a_raw_week_published_again_while_spark_reads_it_is_cleaned_again(spark,
     """Another run publishes the raw week again (here: shorter by a few lines) after the clean read its
     manifest and before Spark read its files. The clean notices the new generation, discards what it
     read, and its step runs again: the published clean week accounts for the new raw week's lines."""
-    from ecommerce_assets.spark import pipeline
+    from ecommerce_assets.lib.spark import pipeline
 
     week = "2019-10-07"
     generate(settings.lake / "landing", 0.0002, parse_months("2019-10"), seed=3)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecommerce_assets.generator import synthetic
-from ecommerce_assets.generator.synthetic import _pick, daily_counts, day_text, generate, parse_months
-from ecommerce_assets.kaggle import HEADER
+from ecommerce_assets.lib.generator import synthetic
+from ecommerce_assets.lib.generator.synthetic import _pick, daily_counts, day_text, generate, parse_months
+from ecommerce_assets.lib.kaggle import HEADER
 
 pytestmark = pytest.mark.unit
 

@@ -42,12 +42,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from ecommerce_assets_tests.reference_clean import compare, reference_clean
-from ecommerce_assets import raw_split
-from ecommerce_assets.assets.raw_events import raw_events
-from ecommerce_assets.kaggle import COLUMNS, EVENT_TYPES, HEADER
-from ecommerce_assets.lake import LandingFile, read_manifest
-from ecommerce_assets.raw_split import MAX_LINE_BYTES, LandingFormatError, read_header, split_month
-from ecommerce_assets.resources import build_resources
+from ecommerce_assets.lib import raw_split
+from ecommerce_assets.defs.raw.raw_events import raw_events
+from ecommerce_assets.lib.kaggle import COLUMNS, EVENT_TYPES, HEADER
+from ecommerce_assets.lib.lake import LandingFile, read_manifest
+from ecommerce_assets.lib.raw_split import MAX_LINE_BYTES, LandingFormatError, read_header, split_month
+from ecommerce_assets.defs.resources import build_resources
 from ecommerce_assets_tests.helpers import check_results, materialize_weeks
 
 OCT = dt.date(2019, 10, 1)
@@ -451,7 +451,7 @@ def test_a_damaged_month_fails_the_asset_with_a_clear_message(settings):
 def test_a_damaged_zip_hides_no_other_month_and_is_named_when_its_month_is_missing(tmp_path):
     """Kaggle's download is one zip per dump: a truncated one is skipped while looking for another month,
     and named (with zipfile's reason) when the month asked for is in no readable file."""
-    from ecommerce_assets.lake import Lake, MissingLandingFile
+    from ecommerce_assets.lib.lake import Lake, MissingLandingFile
 
     landing = tmp_path / "lake" / "landing"
     landing.mkdir(parents=True)
@@ -582,9 +582,9 @@ def _delivered(data: bytes) -> dict[int, str]:
 def _spark_lines(spark, base: Path, paths: list[str], maps: list[str]):
     """Spark on the raw parts, as clean_weeks runs it: the rejected rows with their landing lines, and the
     clean rows (column names, rows)."""
-    from ecommerce_assets.spark.lineage import read_line_maps, with_landing_lines
-    from ecommerce_assets.spark.pipeline import clean_events
-    from ecommerce_assets.spark.rules import classify, read_raw, rejected_rows
+    from ecommerce_assets.lib.spark.lineage import read_line_maps, with_landing_lines
+    from ecommerce_assets.lib.spark.pipeline import clean_events
+    from ecommerce_assets.lib.spark.rules import classify, read_raw, rejected_rows
 
     rejected = rejected_rows(classify(read_raw(spark, paths, str(base), positions=True)), positions=True)
     located = with_landing_lines(rejected, read_line_maps(spark, maps)).collect()

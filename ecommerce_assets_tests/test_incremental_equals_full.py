@@ -16,13 +16,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.assets import dbt_models
-from ecommerce_assets.batching import week_batches
-from ecommerce_assets.dbt_project import DBT_PROJECT_DIR, dbt_executable
-from ecommerce_assets.generator.synthetic import generate
-from ecommerce_assets.partitions import weeks_in_range
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.defs.dbt import models as dbt_models
+from ecommerce_assets.lib.batching import week_batches
+from ecommerce_assets.defs.dbt.project import dbt_executable
+from ecommerce_assets.lib.settings import DBT_PROJECT_DIR
+from ecommerce_assets.lib.generator.synthetic import generate
+from ecommerce_assets.defs.partitions import weeks_in_range
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 
 pytestmark = pytest.mark.integration

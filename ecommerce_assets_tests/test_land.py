@@ -13,14 +13,14 @@ import dagster as dg
 import pytest
 import requests
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 from ecommerce_assets import cli
 from ecommerce_assets.cli import main
-from ecommerce_assets.kaggle import month_of_stem, weeks_of_month
-from ecommerce_assets.lake import Lake, LandingFile
-from ecommerce_assets.landing_copy import LandError, land, sha256_of
-from ecommerce_assets.raw_split import LandingFormatError
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib.kaggle import month_of_stem, weeks_of_month
+from ecommerce_assets.lib.lake import Lake, LandingFile
+from ecommerce_assets.lib.landing_copy import LandError, land, sha256_of
+from ecommerce_assets.lib.raw_split import LandingFormatError
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import materialize_weeks
 from ecommerce_assets_tests.services import moto_server
 

@@ -12,12 +12,12 @@ import pytest
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
-from ecommerce_assets import landing_versions
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.landing_copy import land, land_on_s3
-from ecommerce_assets.landing_sensor import RANGE_TAGS, consecutive, landing_sensor
-from ecommerce_assets.resources import build_resources, lake_resource
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib import landing_versions
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.landing_copy import land, land_on_s3
+from ecommerce_assets.defs.landing.landing_sensor import RANGE_TAGS, consecutive, landing_sensor
+from ecommerce_assets.defs.resources import build_resources, lake_resource
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import ALL_ASSETS, materialize_weeks
 from ecommerce_assets_tests.services import moto_server
 

@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from PIL import Image
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.browser import render
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, materialize_weeks
 

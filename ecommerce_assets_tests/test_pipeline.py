@@ -6,8 +6,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.lake import read_manifest
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.lake import read_manifest
 from ecommerce_assets_tests.helpers import check_results, duplicate_count, lines_by_week, materialize_weeks
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ecommerce_assets.generator.profile import compare, estimate_scale, profile_files
-from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.generator.profile import compare, estimate_scale, profile_files
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 from ecommerce_assets_tests.conftest import DATA, ROOT
 
 SAMPLE = DATA / "real_sample_2019-10_first1000.csv"

@@ -10,10 +10,10 @@ import zipfile
 
 import pytest
 
-from ecommerce_assets import raw_split
-from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.lake import Lake, LandingFile, MissingLandingFile
-from ecommerce_assets.raw_split import LandingFormatError, split_month
+from ecommerce_assets.lib import raw_split
+from ecommerce_assets.lib.kaggle import HEADER
+from ecommerce_assets.lib.lake import Lake, LandingFile, MissingLandingFile
+from ecommerce_assets.lib.raw_split import LandingFormatError, split_month
 
 pytestmark = pytest.mark.unit
 

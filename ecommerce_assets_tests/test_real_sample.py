@@ -7,7 +7,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.lake import read_manifest
+from ecommerce_assets.lib.lake import read_manifest
 from ecommerce_assets_tests.conftest import DATA
 from ecommerce_assets_tests.helpers import check_results, duplicate_count, materialize_weeks
 

@@ -16,9 +16,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.settings import load_settings
-from ecommerce_assets.spark.config import s3a_config, s3a_lake_url, spark_config
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.settings import load_settings
+from ecommerce_assets.lib.spark.config import s3a_config, s3a_lake_url, spark_config
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import check_results, lines_by_week, materialize_weeks
 from ecommerce_assets_tests.services import moto_server
@@ -166,8 +166,8 @@ def test_rerun_on_s3_is_idempotent(lake_on_s3):
 
 KILLED_RUN = """
 import sys, time
-from ecommerce_assets import lake
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib import lake
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.helpers import materialize_weeks
 import dagster as dg
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.settings import SettingsError, load_settings
+from ecommerce_assets.lib.kaggle import HEADER
+from ecommerce_assets.lib.settings import SettingsError, load_settings
 from ecommerce_assets_tests.conftest import ROOT
 
 HOSTILE_WEEK = "2019-10-07'; drop table raw.events; --"
@@ -71,7 +71,7 @@ def _outside_unchanged(place) -> None:
 
 @pytest.mark.unit
 def test_sources_given_by_relative_or_absolute_path_land_under_their_own_name(place, monkeypatch):
-    from ecommerce_assets.landing_copy import land
+    from ecommerce_assets.lib.landing_copy import land
 
     monkeypatch.chdir(place["outside"])  # `../downloads/2019-Oct.csv.gz`: the name alone decides the target
     relative = Path("..") / "downloads" / place["source"].name
@@ -87,7 +87,7 @@ def test_sources_given_by_relative_or_absolute_path_land_under_their_own_name(pl
 def test_zip_members_named_with_paths_are_read_in_place_never_extracted(place):
     import zipfile
 
-    from ecommerce_assets.landing_copy import land
+    from ecommerce_assets.lib.landing_copy import land
 
     archive = place["source"].parent / "kaggle.zip"
     with zipfile.ZipFile(archive, "w") as out:
@@ -103,7 +103,7 @@ def test_zip_members_named_with_paths_are_read_in_place_never_extracted(place):
 def test_a_symlink_in_place_of_a_landed_file_is_refused(place, name):
     """The dump, its .partial (opened for writing) and its .sha256 (written last): a link there pointed a
     write at the outside file."""
-    from ecommerce_assets.landing_copy import LandError, land, sha256_of
+    from ecommerce_assets.lib.landing_copy import LandError, land, sha256_of
 
     place["landing"].mkdir(parents=True)
     link = place["landing"] / name
@@ -118,7 +118,7 @@ def test_a_symlink_in_place_of_a_landed_file_is_refused(place, name):
 
 @pytest.mark.unit
 def test_a_landing_folder_that_is_a_symlink_is_refused(place):
-    from ecommerce_assets.landing_copy import LandError, land
+    from ecommerce_assets.lib.landing_copy import LandError, land
 
     place["landing"].parent.mkdir(parents=True)
     place["landing"].symlink_to(place["outside"], target_is_directory=True)
@@ -130,7 +130,7 @@ def test_a_landing_folder_that_is_a_symlink_is_refused(place):
 @pytest.mark.unit
 def test_a_link_that_appears_after_the_checks_is_not_written_through(place, monkeypatch):
     """The writes open with O_NOFOLLOW: a .partial link made between the check and the open fails the copy."""
-    from ecommerce_assets import landing_copy
+    from ecommerce_assets.lib import landing_copy
 
     checked = landing_copy._target
 
@@ -149,8 +149,8 @@ def test_a_link_that_appears_after_the_checks_is_not_written_through(place, monk
 
 @pytest.mark.unit
 def test_sources_that_are_not_regular_dump_files_are_refused(place, tmp_path):
-    from ecommerce_assets.landing_copy import LandError, land
-    from ecommerce_assets.raw_split import LandingFormatError
+    from ecommerce_assets.lib.landing_copy import LandError, land
+    from ecommerce_assets.lib.raw_split import LandingFormatError
 
     secret = place["outside"] / "secret.txt"
     secret.write_text("user:password\n")
@@ -196,7 +196,7 @@ def test_the_cli_names_the_refused_path_and_exits_2(place, capsys):
 @pytest.mark.unit
 @pytest.mark.parametrize("key", [HOSTILE_WEEK, "2019-10-07 ", "2019-10-07\n", "20191007", "2019-W41-1", "٢٠١٩-١٠-٠٧", None])
 def test_week_keys_are_exactly_yyyy_mm_dd(key):
-    from ecommerce_assets.partitions import week_start, weeks_in_range
+    from ecommerce_assets.defs.partitions import week_start, weeks_in_range
 
     with pytest.raises(ValueError, match=rf"^week partition key {re.escape(repr(key))} is not a date YYYY-MM-DD$"):
         week_start(key)
@@ -230,7 +230,7 @@ def test_settings_that_reach_sql_refuse_hostile_values_naming_the_variable(name)
 
 @pytest.mark.unit
 def test_the_cli_stops_on_a_hostile_setting_before_connecting(monkeypatch, capsys):
-    from ecommerce_assets import settings
+    from ecommerce_assets.lib import settings
     from ecommerce_assets.cli import main
 
     monkeypatch.setenv("SNOWFLAKE_DATABASE", HOSTILE_SETTINGS["SNOWFLAKE_DATABASE"])
@@ -285,7 +285,7 @@ def test_hostile_partition_keys_are_refused_before_anything_runs(tmp_path, how):
     """The weekly assets (the warehouse load, and the dbt models whose row counts put the run's keys into a
     query) through dg.materialize, as a run launched with that key or range: refused, naming the key; the
     warehouse table is still there with its row and the lake is untouched."""
-    from ecommerce_assets.resources import build_resources
+    from ecommerce_assets.defs.resources import build_resources
     from ecommerce_assets.warehouses import build_warehouse
     from ecommerce_assets_tests.helpers import ALL_ASSETS, WEEKLY
 
@@ -444,7 +444,7 @@ def test_proc_net_addresses_are_decoded():
 
 @pytest.mark.unit
 def test_local_spark_config_binds_loopback_and_has_no_ui():
-    from ecommerce_assets.spark.config import spark_config
+    from ecommerce_assets.lib.spark.config import spark_config
 
     config = spark_config(load_settings(env={"SPARK_MASTER": "local[2]"}))
     assert config["spark.driver.bindAddress"] == config["spark.driver.host"] == "127.0.0.1"
@@ -463,8 +463,8 @@ def test_the_suite_spark_session_listens_on_loopback_only(spark):
 
 SPARK_RESOURCE_PROBE = """
 import sys
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 settings = load_settings(env={"SPARK_MASTER": "local[1]", "ECOMMERCE_SPARK_DRIVER_MEMORY": "1g"})
 session = build_resources(settings)["pyspark"].spark_session
 session.range(100).repartition(2).count()
@@ -661,7 +661,7 @@ def _emulator_warehouse(port: int, tmp_path: Path, monkeypatch):
 
 @pytest.mark.stack
 def test_snowflake_load_refuses_hostile_names_before_running_anything(emulator, tmp_path, monkeypatch):
-    from ecommerce_assets.lake import Lake
+    from ecommerce_assets.lib.lake import Lake
 
     settings, warehouse, cursor = _emulator_warehouse(emulator, tmp_path, monkeypatch)
     week = dt.date(2019, 10, 7)

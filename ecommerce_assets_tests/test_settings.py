@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 import yaml
 
-from ecommerce_assets.partitions import months_overlapping, weekly_partitions, weeks_in_range
-from ecommerce_assets.settings import SettingsError, load_settings, machine_defaults
+from ecommerce_assets.defs.partitions import months_overlapping, weekly_partitions, weeks_in_range
+from ecommerce_assets.lib.settings import SettingsError, load_settings, machine_defaults
 from ecommerce_assets_tests.conftest import ROOT
 
 
@@ -78,7 +78,7 @@ def test_a_week_spanning_two_months_reads_both(tmp_path):
 
 @pytest.mark.unit
 def test_the_docs_document_every_variable():
-    from ecommerce_assets.settings import markdown_table
+    from ecommerce_assets.lib.settings import markdown_table
 
     # docs/configuration.md carries the table `ecommerce settings --markdown` prints, row for row.
     assert markdown_table() in (ROOT / "docs" / "configuration.md").read_text()
@@ -86,7 +86,7 @@ def test_the_docs_document_every_variable():
 
 @pytest.mark.integration
 def test_the_duckdb_warehouse_and_dbt_get_the_memory_limit(tmp_path):
-    from ecommerce_assets.resources import build_resources
+    from ecommerce_assets.defs.resources import build_resources
 
     settings = load_settings(env={"ECOMMERCE_DUCKDB_MEMORY_LIMIT": "512MB"}, cwd=tmp_path)
     warehouse = build_resources(settings)["warehouse"]

@@ -13,9 +13,9 @@ import dagster as dg
 import pytest
 import snowflake.connector
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
-from ecommerce_assets.resources import build_resources
-from ecommerce_assets.settings import load_settings
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
+from ecommerce_assets.defs.resources import build_resources
+from ecommerce_assets.lib.settings import load_settings
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import ALL_ASSETS, HISTORY, check_results, materialize_weeks
 from ecommerce_assets_tests.services import fakesnow_server

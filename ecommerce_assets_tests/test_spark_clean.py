@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from ecommerce_assets.kaggle import HEADER
-from ecommerce_assets.spark.lineage import read_line_maps, with_landing_lines
-from ecommerce_assets.spark.pipeline import clean_events
-from ecommerce_assets.spark.rules import REJECT_REASONS, classify, read_raw, rejected_rows
+from ecommerce_assets.lib.kaggle import HEADER
+from ecommerce_assets.lib.spark.lineage import read_line_maps, with_landing_lines
+from ecommerce_assets.lib.spark.pipeline import clean_events
+from ecommerce_assets.lib.spark.rules import REJECT_REASONS, classify, read_raw, rejected_rows
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ecommerce_assets.generator.synthetic import generate, parse_months
+from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import duplicate_count, lines_by_week
 from ecommerce_assets_tests.services import BIN, spark_standalone

@@ -38,7 +38,7 @@ import duckdb
 import pytest
 from sqlalchemy import create_engine, text
 
-from ecommerce_assets.assets.common import WAREHOUSE_POOL
+from ecommerce_assets.defs.step_helpers import WAREHOUSE_POOL
 from ecommerce_assets.definitions import defs
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.helpers import lines_by_week
@@ -411,7 +411,7 @@ def test_two_publishes_of_one_week_at_once_leave_it_whole(tmp_path, first):
     written last names objects that all exist, of its own generation only, and nothing else is left."""
     import boto3
 
-    from ecommerce_assets.lake import PUBLISHING, S3Lake
+    from ecommerce_assets.lib.lake import PUBLISHING, S3Lake
 
     key, bucket = "raw/events/week=2019-10-14", "race-lake"
     with moto_server() as endpoint:

@@ -499,7 +499,7 @@ def test_daemon_and_run_killed_then_reexecuted_from_failure(stack, reference):
 
 
 def test_s3_errors_on_a_share_of_requests_and_on_one_object(stack, reference, proxy):
-    from ecommerce_assets.resources import LakeResource
+    from ecommerce_assets.defs.resources import LakeResource
 
     # Every attempt the lake's client makes (dagster-aws's S3 client, botocore's standard retry mode).
     client = LakeResource(url=f"s3://{BUCKET}/{LAKE}", staging_dir=str(stack.root), s3_endpoint_url=stack.endpoint).lake.client

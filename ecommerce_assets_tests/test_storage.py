@@ -9,8 +9,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ecommerce_assets.assets.dbt_models import weekly_dbt_models
-from ecommerce_assets.generator.synthetic import generate
+from ecommerce_assets.defs.dbt.models import weekly_dbt_models
+from ecommerce_assets.lib.generator.synthetic import generate
 from ecommerce_assets_tests.helpers import WEEKLY, check_results, materialize_weeks
 
 pytestmark = pytest.mark.integration
@@ -122,8 +122,8 @@ def _raw_observations(result) -> dict[str, str]:
 
 
 def test_raw_parts_dropped_once_clean_come_back_from_landing_when_the_week_is_cleaned_again(spark, tmp_path, monkeypatch):
-    from ecommerce_assets.settings import load_settings
-    from ecommerce_assets.spark import pipeline
+    from ecommerce_assets.lib.settings import load_settings
+    from ecommerce_assets.lib.spark import pipeline
 
     settings = load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data"), "SPARK_MASTER": "local[2]",
                                   "ECOMMERCE_RAW_RETENTION": "until_clean"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.lib.settings import Settings
 from ecommerce_assets.warehouses.base import Warehouse, WeeksLoaded
 
 

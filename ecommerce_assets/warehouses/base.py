@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from ecommerce_assets.lake import LakeStore
+from ecommerce_assets.lib.lake import LakeStore
 
 if TYPE_CHECKING:
     import duckdb

@@ -17,8 +17,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecommerce_assets.lake import Lake, LakeStore
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.lib.lake import Lake, LakeStore
+from ecommerce_assets.lib.settings import Settings
 from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded
 
 # (name, type) of raw.events' columns, for the view's typed empty form.

@@ -13,8 +13,8 @@ import dagster as dg
 import duckdb
 from dagster_snowflake import SnowflakeResource
 
-from ecommerce_assets.lake import LakeStore
-from ecommerce_assets.settings import Settings
+from ecommerce_assets.lib.lake import LakeStore
+from ecommerce_assets.lib.settings import Settings
 from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded, lake_name, sql_name
 
 
