@@ -1,4 +1,8 @@
-"""The weekly schedule: every Monday 01:00 UTC it processes the week that just ended."""
+"""The weekly schedule: every Monday 01:00 UTC it processes the week that just ended.
+
+Not ``build_schedule_from_partitioned_job``: past the partitions' end it requests the last week again,
+so turning it on over historical data launches 2020-04-27; this one skips, naming the week it would
+have run and the setting that extends the weeks."""
 
 import datetime as dt
 
