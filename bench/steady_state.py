@@ -369,7 +369,10 @@ def lake_code_digest(code: Path) -> str:
     import hashlib
 
     package = code / "ecommerce_assets"
-    files = sorted([*(package / "spark").glob("*.py"), package / "raw_split.py", package / "lake.py",
+    # Both layouts: this one (lib/ and defs/) and a --code checkout from before it.
+    files = sorted([*(package / "lib" / "spark").glob("*.py"), package / "lib" / "raw_split.py", package / "lib" / "lake.py",
+                    package / "defs" / "raw" / "raw_events.py", package / "defs" / "clean" / "clean_events.py",
+                    *(package / "spark").glob("*.py"), package / "raw_split.py", package / "lake.py",
                     package / "assets" / "raw_events.py", package / "assets" / "clean_events.py"])
     return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.exists())).hexdigest()[:10]
 
@@ -432,10 +435,9 @@ def child(spec: dict) -> int:
                        "SPARK_LOCAL_IP": "127.0.0.1", "DAGSTER_TELEMETRY_DISABLED": "1"})
     os.environ.pop("ECOMMERCE_DUCKDB_PATH", None)
 
-    import dagster as dg
     import duckdb
     import ecommerce_assets
-    from ecommerce_assets_tests.helpers import ALL_ASSETS, STAGES as SELECTIONS
+    from ecommerce_assets_tests.helpers import run_stage
     from ecommerce_assets.defs.resources import build_resources
     from ecommerce_assets.lib.settings import load_settings
 
@@ -447,19 +449,11 @@ def child(spec: dict) -> int:
 
     settings = load_settings()
     resources = build_resources(settings)
-    assets = ALL_ASSETS
     lake = run_dir / "lake"
     memory, cpu = PeakMemory(), CpuMeter()
 
-    def partitioned(stage: str) -> bool:
-        keys = SELECTIONS[stage].resolve(assets)
-        return any(a.partitions_def is not None for a in assets if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys)
-
     def materialize(stage: str, weeks: list[str]) -> None:
-        part = partitioned(stage)
-        tags = {"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[-1]} if part and len(weeks) > 1 else {}
-        dg.materialize(assets, selection=SELECTIONS[stage], tags=tags, partition_key=weeks[0] if part and len(weeks) == 1 else None,
-                       resources=resources, raise_on_error=True, run_config=QUIET)
+        run_stage(stage, weeks, resources, raise_on_error=True, run_config=QUIET)
         if stage == "spark clean":
             stop_spark()
 

@@ -118,10 +118,9 @@ def main(argv: list[str]) -> int:
                        "DAGSTER_TELEMETRY_DISABLED": "1", "ECOMMERCE_RAW_RETENTION": args.raw_retention})
     os.environ.pop("ECOMMERCE_DUCKDB_PATH", None)
 
-    import dagster as dg
     import duckdb
 
-    from ecommerce_assets_tests.helpers import ALL_ASSETS, STAGES
+    from ecommerce_assets_tests.helpers import run_stage
     from ecommerce_assets.defs.resources import build_resources
     from ecommerce_assets.lib.settings import load_settings
     from ecommerce_assets.lib.spark.config import spark_config
@@ -129,9 +128,7 @@ def main(argv: list[str]) -> int:
 
     settings = load_settings()
     resources = build_resources(settings)
-    assets = ALL_ASSETS
     weeks = [first + dt.timedelta(days=7 * i) for i in range(args.weeks)]
-    tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
     memory = PeakMemory(root)
     conf = spark_config(settings)
     print(f"weeks {first}..{last} ({args.weeks}), scale {args.scale:g}, {os.cpu_count()} cores, Spark {conf['spark.master']} "
@@ -149,10 +146,8 @@ def main(argv: list[str]) -> int:
     checks: dict[str, bool] = {}  # asset:check -> passed, over every stage's run
     accounts: dict[str, str] = {}  # week -> its row account, from the row_accounting check
 
-    def run(selection: dg.AssetSelection, partitioned: bool = True) -> None:
-        result = dg.materialize(assets, selection=selection, tags=tags if partitioned and args.weeks > 1 else {},
-                                partition_key=first.isoformat() if partitioned and args.weeks == 1 else None,
-                                resources=resources, raise_on_error=True)
+    def run(stage: str) -> None:
+        result = run_stage(stage, [w.isoformat() for w in weeks], resources, raise_on_error=True)
         for evaluation in result.get_asset_check_evaluations():
             key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             checks[key] = checks.get(key, True) and evaluation.passed
@@ -164,19 +159,19 @@ def main(argv: list[str]) -> int:
                 spark_seconds.update(session=metadata["spark_session_seconds"].value, spark=metadata["spark_seconds"].value)
 
     stages: list[tuple[str, Callable[[], None], Callable[[], int], Callable[[], int]]] = [
-        ("raw split", lambda: run(STAGES["raw split"]),
+        ("raw split", lambda: run("raw split"),
          lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "raw")),
-        ("spark clean", lambda: run(STAGES["spark clean"]),
+        ("spark clean", lambda: run("spark clean"),
          lambda: rows_in("raw/events"), lambda: folder_bytes(lake / "clean") + folder_bytes(lake / "quarantine")),
-        ("warehouse load", lambda: run(STAGES["warehouse load"]),
+        ("warehouse load", lambda: run("warehouse load"),
          lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
-        ("dbt incremental", lambda: run(STAGES["weekly dbt"]),
+        ("dbt incremental", lambda: run("weekly dbt"),
          lambda: rows_in("clean/events"), lambda: settings.duckdb_path.stat().st_size),
     ]
     if not args.skip_marts:
-        stages.append(("marts (dbt history)", lambda: run(STAGES["history dbt"], partitioned=False),
+        stages.append(("marts (dbt history)", lambda: run("history dbt"),
                        lambda: warehouse_rows("raw.events"), lambda: settings.duckdb_path.stat().st_size))
-        stages.append(("dashboard", lambda: run(STAGES["dashboard"], partitioned=False),
+        stages.append(("dashboard", lambda: run("dashboard"),
                        lambda: warehouse_rows("raw.events"), lambda: folder_bytes(settings.reports_dir)))
 
     reference: dict = {}

@@ -29,6 +29,28 @@ STAGES = {
 }
 
 
+# The stages that run per week; the others (history dbt, dashboard) run over every loaded week.
+WEEKLY_STAGES = ("raw split", "spark clean", "warehouse load", "weekly dbt")
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def run_weeks(selection: dg.AssetSelection, first: str | None, last: str | None, resources: dict, **kwargs):
+    """One run of ``selection`` in this process, as the UI or the CLI starts it: for one week its
+    partition, for a range of weeks a single-run backfill (the range tags), with no week unpartitioned."""
+    partition_key, tags = None, dict(kwargs.pop("tags", {}))
+    if first is not None and (last is None or last == first):
+        partition_key = first
+    elif first is not None:
+        tags.update(zip(RANGE_TAGS, (first, last)))
+    return dg.materialize(ALL_ASSETS, selection=selection, partition_key=partition_key, tags=tags, resources=resources, **kwargs)
+
+
+def run_stage(stage: str, weeks: list[str], resources: dict, **kwargs):
+    """One stage of STAGES as one run: a weekly stage over ``weeks``, a history stage over every week."""
+    first, last = (weeks[0], weeks[-1]) if stage in WEEKLY_STAGES else (None, None)
+    return run_weeks(STAGES[stage], first, last, resources, **kwargs)
+
+
 def materialize_weeks(
     settings: Settings,
     first: str,
@@ -38,21 +60,7 @@ def materialize_weeks(
     instance: dg.DagsterInstance | None = None,
 ):
     """Materialize the weekly assets for one week, or a range of weeks in a single run."""
-    tags = {}
-    partition_key = None
-    if last is None or last == first:
-        partition_key = first
-    else:
-        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    return dg.materialize(
-        ALL_ASSETS,
-        selection=selection,
-        partition_key=partition_key,
-        tags=tags,
-        resources=build_resources(settings),
-        raise_on_error=raise_on_error,
-        instance=instance,
-    )
+    return run_weeks(selection, first, last, build_resources(settings), raise_on_error=raise_on_error, instance=instance)
 
 
 def lines_by_week(files: list[Path]) -> dict[dt.date, list[str]]:

@@ -2,8 +2,6 @@
 
 import dagster as dg
 
-from ecommerce_assets.defs.partitions import weekly_partitions_def
-
 # Every weekly-partitioned asset carries the tag "weekly" (dbt models through their dbt tag).
 WEEKLY_ASSETS = dg.AssetSelection.tag("weekly", "")
 HISTORY_ASSETS = dg.AssetSelection.tag("history", "") | dg.AssetSelection.assets("dashboard")
@@ -11,7 +9,6 @@ HISTORY_ASSETS = dg.AssetSelection.tag("history", "") | dg.AssetSelection.assets
 weekly_events_job = dg.define_asset_job(
     "weekly_events_job",
     selection=WEEKLY_ASSETS,
-    partitions_def=weekly_partitions_def,
     description="Raw split, Spark clean, warehouse load and weekly dbt models for a week or a range of weeks.",
 )
 

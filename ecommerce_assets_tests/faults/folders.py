@@ -106,23 +106,12 @@ def landing_files(out: Path, scale: float = SCALE, seed: int = SEED) -> list[Pat
 
 def materialize(folder_env: dict[str, str], stage: str, weeks: list[str]):
     """One stage as one run (a range of weeks in one run), in this process; the Dagster result."""
-    import dagster as dg
-
     from ecommerce_assets.defs.resources import build_resources
     from ecommerce_assets.lib.settings import load_settings
-    from ecommerce_assets_tests.helpers import ALL_ASSETS, STAGES
+    from ecommerce_assets_tests.helpers import run_stage
 
-    tags, partition = {}, None
-    if stage in PIPELINE_STAGES[:4]:
-        if len(weeks) == 1 or weeks[0] == weeks[-1]:
-            partition = weeks[0]
-        else:
-            tags = {"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[-1]}
-    return dg.materialize(
-        ALL_ASSETS, selection=STAGES[stage], partition_key=partition, tags=tags,
-        resources=build_resources(load_settings(env=folder_env)), raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
+    return run_stage(stage, weeks, build_resources(load_settings(env=folder_env)), raise_on_error=False,
+                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
 
 
 def failure_message(result) -> str:
