@@ -139,6 +139,14 @@ def test_dashboard_renders_every_chart_offline_in_chromium(built, tmp_path):
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     page = settings.reports_dir / "dashboard.html"
     assert metadata["path"].value == str(page) and metadata["charts"].value == 13
+    assert metadata["open"].value == page.as_uri()
+    # The headline figures in the UI, computed again from the clean files: events once de-duplicated,
+    # revenue as the sum of the purchases' own prices.
+    events, revenue = _clean(settings).execute(
+        "select count(*), sum(price) filter (where event_type = 'purchase') from ev").fetchone()
+    headline = dict(re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|$", metadata["headline"].value, re.M))
+    assert headline["Events"] == f"{events:,}" and headline["Revenue"] == f"${float(revenue):,.0f}", headline
+    assert str(page) in metadata["headline"].value
     head, _, body = page.read_text().partition("</head>")
     # Self-contained: plotly.js is inlined in the head and nothing in the page loads from elsewhere (a load
     # that failed offline would also show as a console error below).

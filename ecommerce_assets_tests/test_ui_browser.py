@@ -29,6 +29,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from ecommerce_assets_tests.conftest import ROOT
+from ecommerce_assets_tests.pictures import UI_PICTURES, graph_version, version_file
 from ecommerce_assets_tests.services import BIN, free_port, http_ok, process, wait_until
 from ecommerce_assets_tests.ui_support import (
     launch,
@@ -164,5 +165,6 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
         facts = con.execute("select count(*) from core.fct_events").fetchone()[0]
     assert days == 21 and events == facts > 0, (days, events, facts)  # the three weeks' days, every event
     if os.environ.get("ECOMMERCE_UPDATE_DOCS") == "1":
-        shutil.copy(lineage, ROOT / "docs" / "asset-graph.png")
-        shutil.copy(partitions, ROOT / "docs" / "partitions.png")
+        for shot, picture in zip((lineage, partitions), UI_PICTURES):
+            shutil.copy(shot, picture)
+            version_file(picture).write_text(graph_version() + "\n")

@@ -102,7 +102,8 @@ def _message(title: str, text: str, height: int) -> go.Figure:
     return _layout(fig, title, height=height)
 
 
-def _kpis(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def kpis(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """The headline figures of the page's cards, as (label, formatted value)."""
     # coalesce: sum() over an empty mart is NULL
     events, revenue, purchases, sessions, purchase_sessions = _rows(
         con,
@@ -362,7 +363,7 @@ def render_dashboard(con: duckdb.DuckDBPyConnection, title: str = "E-commerce be
     charts = _charts(con)
     cards = "".join(
         f'<div class="card"><div class="label">{html.escape(k)}</div><div class="value">{html.escape(v)}</div></div>'
-        for k, v in _kpis(con)
+        for k, v in kpis(con)
     )
     divs = "".join(
         '<section class="chart">'

@@ -25,13 +25,20 @@ TABLES = [
     description="`$ECOMMERCE_REPORTS_DIR/dashboard.html`: KPI cards and 13 charts from the marts; opens offline (no CDN).",
 )
 def dashboard(warehouse: Warehouse, reports: ReportsResource) -> dg.MaterializeResult:
-    from ecommerce_assets.lib.dashboard_page import render_dashboard  # plotly: loaded by this step only
+    from ecommerce_assets.lib.dashboard_page import kpis, render_dashboard  # plotly: loaded by this step only
 
     with warehouse.dashboard_connection(TABLES) as connection:
         page, charts = render_dashboard(connection)
+        headline = kpis(connection)
     path = reports.write("dashboard.html", page)
+    figures = "\n".join(f"| {label} | {value} |" for label, value in headline)
     return dg.MaterializeResult(
         metadata={
+            # The page's cards, readable in the UI; the page itself opens from the link or the path (a
+            # browser may refuse a file:// link from the UI's http page: then paste the path).
+            "headline": dg.MetadataValue.md(f"| figure | value |\n|---|---:|\n{figures}\n\n"
+                                            f"Open `{path}` in a browser for the {charts} charts."),
+            "open": dg.MetadataValue.url(path.as_uri()),
             "path": dg.MetadataValue.path(str(path)),
             "charts": charts,
             "bytes": path.stat().st_size,
