@@ -244,7 +244,7 @@ def test_the_cli_stops_on_a_hostile_setting_before_connecting(monkeypatch, capsy
 
 @pytest.mark.unit
 def test_names_that_go_into_sql_text_are_plain_names():
-    from ecommerce_assets.warehouses.base import lake_name, sql_name
+    from ecommerce_assets.lib.warehouses.base import lake_name, sql_name
 
     assert sql_name("marts.mart_daily_kpis", "table") == "marts.mart_daily_kpis"
     assert sql_name("ECOMMERCE.raw.lake_stage", "stage") == "ECOMMERCE.raw.lake_stage"
@@ -259,7 +259,7 @@ def test_names_that_go_into_sql_text_are_plain_names():
 
 
 def _raw_events_row(con) -> None:
-    from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS
+    from ecommerce_assets.lib.warehouses.base import RAW_EVENTS_COLUMNS
 
     con.execute("create schema if not exists raw")
     con.execute(f"create table raw.events ({RAW_EVENTS_COLUMNS.format(ts='timestamp', loaded_at_null='')})")
@@ -303,7 +303,7 @@ def test_hostile_partition_keys_are_refused_before_anything_runs(tmp_path, how):
 def test_warehouse_queries_take_values_as_bound_parameters(tmp_path):
     """What a metadata query needs for a week range: WEEK_COUNTS with `?` and the weeks as parameters."""
     from ecommerce_assets.warehouses import build_warehouse
-    from ecommerce_assets.warehouses.base import WEEK_COUNTS
+    from ecommerce_assets.lib.warehouses.base import WEEK_COUNTS
 
     warehouse = build_warehouse(load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data")}))
     with warehouse.connect() as con:

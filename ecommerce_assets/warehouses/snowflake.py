@@ -15,10 +15,10 @@ from dagster_snowflake import SnowflakeResource
 
 from ecommerce_assets.lib.lake import LakeStore
 from ecommerce_assets.lib.settings import Settings
-from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded, lake_name, sql_name
+from ecommerce_assets.lib.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded, lake_name, sql_name
 
 
-class SnowflakeWarehouse(Warehouse):
+class SnowflakeWarehouse(Warehouse, dg.ConfigurableResource):
     """The load is COPY INTO from ``stage``, an external stage whose URL is the lake root, so the data goes
     from the lake to Snowflake without passing through this process.
 

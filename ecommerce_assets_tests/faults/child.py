@@ -104,7 +104,7 @@ class _Child:
         lake.S3Lake.upload, lake.S3Lake.delete = upload_then_pause, pause_then_delete
 
     def _load_hooks(self) -> None:
-        from ecommerce_assets.warehouses.duckdb import DuckDBWarehouse
+        from ecommerce_assets.lib.warehouses.duckdb import DuckDBWarehouse
 
         child, connect = self, DuckDBWarehouse.connect
 

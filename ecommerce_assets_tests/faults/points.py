@@ -108,7 +108,7 @@ def install_anchors(event) -> Callable[[], None]:
     from ecommerce_assets.lib import dashboard_page, lake
     from ecommerce_assets.defs.raw import raw_events
     from ecommerce_assets.defs.resources import ReportsResource, SparkResource
-    from ecommerce_assets.warehouses.duckdb import DuckDBWarehouse
+    from ecommerce_assets.lib.warehouses.duckdb import DuckDBWarehouse
 
     def before(function):
         def wrapper(*args, **kwargs):

@@ -43,8 +43,8 @@ from ecommerce_assets.defs.dbt.translators import TRANSLATOR_SETTINGS, HistoryTr
 from ecommerce_assets.lib.batching import BATCH_ROWS, week_batches
 from ecommerce_assets.defs.dbt.project import dbt_project
 from ecommerce_assets.defs.partitions import weekly_partitions_def
-from ecommerce_assets.warehouses import Warehouse
-from ecommerce_assets.warehouses.base import WEEK_COUNTS
+from ecommerce_assets.lib.warehouses import Warehouse
+from ecommerce_assets.lib.warehouses.base import WEEK_COUNTS
 
 # What both definitions share: the project, one writer at a time, retries of a passing fault.
 COMMON = {"manifest": dbt_project.manifest_path, "project": dbt_project, "pool": WAREHOUSE_POOL, "retry_policy": RETRY}
@@ -59,7 +59,7 @@ COMMON = {"manifest": dbt_project.manifest_path, "project": dbt_project, "pool":
     **COMMON,
 )
 def weekly_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[Warehouse], config: DbtBuildConfig
 ) -> Iterator[Any]:
     if config.full_refresh:
         keys = context.partition_key_range
@@ -99,7 +99,7 @@ def weekly_dbt_models(
     **COMMON,
 )
 def history_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: DbtBuildConfig
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: dg.ResourceParam[Warehouse], config: DbtBuildConfig
 ) -> Iterator[Any]:
     args = dbt_build_args(warehouse.dbt_vars(), full_refresh=config.full_refresh)
     yield from with_row_counts(context, [lambda: dbt.cli(args, context=context)], warehouse)

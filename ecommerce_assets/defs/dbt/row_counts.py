@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from ecommerce_assets.warehouses import Warehouse
+from ecommerce_assets.lib.warehouses import Warehouse
 
 def merged(batches: Sequence[Sequence[Any]]) -> list[Any]:
     """The events of consecutive dbt builds over the same models as those of one build.

@@ -5,7 +5,7 @@ import dagster as dg
 from ecommerce_assets.defs.step_helpers import WAREHOUSE_POOL, code_version
 from ecommerce_assets.defs.automation import refresh_after_upstream
 from ecommerce_assets.defs.resources import ReportsResource
-from ecommerce_assets.warehouses import Warehouse
+from ecommerce_assets.lib.warehouses import Warehouse
 
 # The tables the page reads (schema.name), which are also the asset's upstream dbt models.
 TABLES = [
@@ -24,7 +24,7 @@ TABLES = [
     automation_condition=refresh_after_upstream(),
     description="`$ECOMMERCE_REPORTS_DIR/dashboard.html`: KPI cards and 13 charts from the marts; opens offline (no CDN).",
 )
-def dashboard(warehouse: Warehouse, reports: ReportsResource) -> dg.MaterializeResult:
+def dashboard(warehouse: dg.ResourceParam[Warehouse], reports: ReportsResource) -> dg.MaterializeResult:
     from ecommerce_assets.lib.dashboard_page import kpis, render_dashboard  # plotly: loaded by this step only
 
     with warehouse.dashboard_connection(TABLES) as connection:

@@ -6,7 +6,7 @@ from ecommerce_assets.defs.step_helpers import RETRY, WAREHOUSE_POOL, code_versi
 from ecommerce_assets.defs.checks import warehouse_check_result, warehouse_check_specs
 from ecommerce_assets.defs.partitions import weekly_partitions_def
 from ecommerce_assets.defs.resources import LakeResource
-from ecommerce_assets.warehouses import Warehouse
+from ecommerce_assets.lib.warehouses import Warehouse
 
 
 @dg.asset(
@@ -17,7 +17,7 @@ from ecommerce_assets.warehouses import Warehouse
     check_specs=warehouse_check_specs,
     group_name="warehouse",
     kinds={"duckdb", "snowflake"},
-    code_version=code_version("ecommerce_assets.warehouses.base", "ecommerce_assets.warehouses.duckdb", "ecommerce_assets.warehouses.snowflake"),
+    code_version=code_version("ecommerce_assets.lib.warehouses.base", "ecommerce_assets.lib.warehouses.duckdb", "ecommerce_assets.warehouses.snowflake"),
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
     description=(
@@ -26,7 +26,7 @@ from ecommerce_assets.warehouses import Warehouse
         "elsewhere a table the weeks are copied into."
     ),
 )
-def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: Warehouse):
+def warehouse_events(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: dg.ResourceParam[Warehouse]):
     store = lake.lake
     weeks = weeks_of(context)
     try:

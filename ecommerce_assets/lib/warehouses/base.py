@@ -12,8 +12,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-
 from ecommerce_assets.lib.lake import LakeStore
 
 if TYPE_CHECKING:
@@ -76,8 +74,9 @@ class WeeksLoaded:
         return sum(self.by_week.values())
 
 
-class Warehouse(dg.ConfigurableResource):
-    """What assets need from a warehouse; one subclass per kind."""
+class Warehouse:
+    """What assets need from a warehouse; one subclass per kind. Assets take it as a Dagster resource
+    (``dg.ResourceParam[Warehouse]``): a plain object (DuckDB) or a configurable resource (Snowflake)."""
 
     @property
     def concurrent_reads(self) -> bool:

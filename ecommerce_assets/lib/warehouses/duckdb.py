@@ -14,12 +14,13 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecommerce_assets.lib.lake import Lake, LakeStore
 from ecommerce_assets.lib.settings import Settings
-from ecommerce_assets.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded
+from ecommerce_assets.lib.warehouses.base import RAW_EVENTS_COLUMNS, WEEK_COUNTS, Warehouse, WeeksLoaded
 
 # (name, type) of raw.events' columns, for the view's typed empty form.
 _COLUMNS = re.findall(r"^\s*(\w+) (.+?)(?: not null)?,?$", RAW_EVENTS_COLUMNS.format(ts="timestamp", loaded_at_null=""), re.M)
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     import duckdb
 
 
+@dataclass(frozen=True)
 class DuckDBWarehouse(Warehouse):
     """The DuckDB file that holds the RAW schema and every dbt model."""
 
