@@ -11,6 +11,7 @@ from ecommerce_assets import definitions
 from ecommerce_assets.defs.jobs import WEEKLY_ASSETS
 from ecommerce_assets.defs.resources import build_resources
 from ecommerce_assets.lib.settings import Settings
+from ecommerce_assets_tests.stages import WEEKLY_STAGES
 
 WEEKLY = WEEKLY_ASSETS
 HISTORY = dg.AssetSelection.tag("history", "")
@@ -27,10 +28,6 @@ STAGES = {
     "history dbt": HISTORY,
     "dashboard": dg.AssetSelection.assets("dashboard"),
 }
-
-
-# The stages that run per week; the others (history dbt, dashboard) run over every loaded week.
-WEEKLY_STAGES = ("raw split", "spark clean", "warehouse load", "weekly dbt")
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 

@@ -9,6 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecommerce_assets_tests.stages import PIPELINE_STAGES
+
 ROOT = Path(__file__).resolve().parents[2]
 W1, W2 = "2019-10-07", "2019-10-14"
 WEEKS = (W1, W2)
@@ -20,7 +22,6 @@ INJECTED = [
     "2019-10-16 10:00:01 UTC,view,1004856,2053013555631882655,,samsung,-130.76,543272936,s",
     "2019-10-17 99:00:00 UTC,view,1004856,2053013555631882655,,samsung,130.76,543272936,s",
 ]
-PIPELINE_STAGES = ["raw split", "spark clean", "warehouse load", "weekly dbt", "history dbt", "dashboard"]
 STAGES = [*PIPELINE_STAGES, "land", "generate"]
 # Columns stamped by the run (its times) or naming where its lake is (raw.event_weeks.folder), not a
 # function of the data: left out of row comparisons.
