@@ -90,7 +90,7 @@ def _settings(args: argparse.Namespace) -> int:
     for variable in VARIABLES:
         print(f"{variable.name:38} default {variable.default_text:40} {variable.description}")
     print()
-    print(json.dumps({k: str(v) for k, v in vars(settings).items()}, indent=2))
+    print(json.dumps(settings.model_dump(mode="json"), indent=2))
     return 0
 
 

@@ -96,3 +96,21 @@ def test_the_duckdb_warehouse_and_dbt_get_the_memory_limit(tmp_path):
     profile = yaml.safe_load((ROOT / "ecommerce_dbt" / "profiles.yml").read_text())
     duckdb_settings = profile["ecommerce"]["outputs"]["duckdb"]["settings"]
     assert "var('duckdb_memory_limit'" in duckdb_settings["memory_limit"]
+
+
+@pytest.mark.unit
+def test_the_process_environment_is_read_and_blanks_are_unset(monkeypatch, tmp_path):
+    from ecommerce_assets.lib.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ECOMMERCE_LAST_WEEK", "2020-01-06")
+    monkeypatch.setenv("ECOMMERCE_WAREHOUSE", "   ")  # blank: the default, not an error
+    monkeypatch.setenv("AWS_REGION", "")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("ECOMMERCE_DATA_DIR", "here")
+    for settings in (load_settings(), Settings()):
+        assert (settings.last_week, settings.warehouse, settings.aws_region) == (dt.date(2020, 1, 6), "duckdb", "eu-west-1")
+        assert settings.data_dir == tmp_path / "here" and settings.lake == tmp_path / "here" / "lake"
+    # A mapping given to load_settings is the whole environment: nothing comes from the process's.
+    assert load_settings(env={}, cwd=tmp_path).last_week == dt.date(2020, 4, 27)
+    assert load_settings(env={"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1"}).aws_region == "us-west-2"
