@@ -29,7 +29,6 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "ecommerce_dbt"
 WAREHOUSE_KINDS = ("duckdb", "snowflake")
 SPARK_LAKE_ACCESS = ("stage", "s3a")
 RAW_RETENTION = ("keep", "until_clean")
-SECRET_VARIABLES = frozenset({"SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 _SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/]+:\d+|k8s://\S+|yarn)$")
 _MEMORY = re.compile(r"^\d+[mMgG]$")
 _DUCKDB_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$", re.IGNORECASE)
