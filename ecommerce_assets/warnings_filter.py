@@ -6,6 +6,7 @@ installed Dagster still marks beta; nothing else is silenced, so a new warning s
 - ``include_sources``: Dagster's own selection syntax (``tag:weekly`` on the command line) calls it;
 - code references (``with_source_code_references`` and its metadata classes): "open in editor" links;
 - ``observable_source_asset``: the landing zone as a partitioned source with a data version per month;
+- ``use_user_code_server``: the automation sensor evaluates a condition written in this project's Python;
 - ``load_definitions_from_module(s)`` (preview): Dagster's defs-folder loader calls them for each module.
 """
 
@@ -21,6 +22,7 @@ BETA_FEATURES_USED = (
     "CodeReferencesMetadataValue",
     "LocalFileCodeReference",
     "observable_source_asset",
+    "use_user_code_server",
 )
 
 for feature in BETA_FEATURES_USED:

@@ -130,6 +130,11 @@ def test_marts_and_dashboard_refresh_after_a_week_lands_and_catch_up():
         caught_up = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert caught_up.get_num_requested(marts) == 1
 
+    with dg.instance_for_test() as instance:  # everything built in order before the sensor ran: nothing to do
+        land(instance, weekly, "2019-10-14")
+        land(instance, [key for key in graph.toposorted_asset_keys if key not in weekly and graph.get(key).is_materializable])
+        assert dg.evaluate_automation_conditions(defs=defs, instance=instance).total_requested == 0
+
 
 @pytest.mark.unit
 def test_every_job_schedule_and_sensor_the_docs_name_is_the_one_the_ui_shows():
