@@ -1,13 +1,26 @@
 {{ config(unique_key='session_week') }}
 
 {#-
-A session belongs to the week it starts in. A run for [min_week, max_week) rebuilds the sessions that
-start in [min_week - 7 days, max_week) from the events of [min_week - 7 days, max_week + 7 days): a
+A session belongs to the week it starts in. A run for [min_week, max_week) rewrites the sessions that
+start in [min_week - 7 days, max_week), from the events of [min_week - 7 days, max_week + 7 days): a
 session that started last week and crossed into this one is completed, never split or counted twice.
+Only the sessions the window's events can change are computed (macros/session_window.sql); the week
+before's other sessions are written back as its own run left them.
 -#}
-with events as (
+with
+{% if is_incremental() %}
+rebuilt as (
+    {{ rebuilt_sessions(this, 'session_id', 'session_week', 'session_end') }}
+),
+
+events as (
+    {{ session_window_events('rebuilt') }}
+),
+{% else %}
+events as (
     {{ session_window_events() }}
 ),
+{% endif %}
 
 {#- Per session and product first: the session's distinct products are then rows. #}
 session_products as (
@@ -64,3 +77,9 @@ select
     purchases > 0 as reached_purchase
 from sessions
 where {{ in_window(week_start('session_start'), -7) }}
+{% if is_incremental() %}
+union all
+select * from {{ this }}
+where {{ week_before_window('session_week') }}
+  and session_id not in (select user_session from rebuilt)
+{% endif %}

@@ -3,12 +3,30 @@
 {#-
 One row per session x product pair: what the session did with the product. Funnel and cart abandonment
 read it. Like fct_sessions, a session belongs to the week it starts in, and a run for [min_week,
-max_week) rebuilds the pairs of sessions starting in [min_week - 7 days, max_week) from the events of
-[min_week - 7 days, max_week + 7 days).
+max_week) rewrites the pairs of sessions starting in [min_week - 7 days, max_week) from the events of
+[min_week - 7 days, max_week + 7 days), computing only the sessions the window's events can change.
 -#}
-with events as (
+with
+{% if is_incremental() %}
+sessions_last_day as (
+    select user_session, session_week, max(last_event_date) as last_event_date
+    from {{ this }}
+    where {{ week_before_window('session_week') }}
+    group by user_session, session_week
+),
+
+rebuilt as (
+    {{ rebuilt_sessions('sessions_last_day', 'user_session', 'session_week', 'last_event_date') }}
+),
+
+events as (
+    {{ session_window_events('rebuilt') }}
+),
+{% else %}
+events as (
     {{ session_window_events() }}
 ),
+{% endif %}
 
 -- The sessions this run's fct_sessions rebuild: the same weeks, the same start of each session.
 starts as (
@@ -23,6 +41,7 @@ select
     starts.session_week,
     min(events.user_id) as user_id,
     min(events.event_date) as first_event_date,
+    max(events.event_date) as last_event_date,
     min(case when events.event_type = 'cart' then events.event_time end) as first_cart_time,
     max(case when events.event_type = 'cart' then events.price end) as cart_price,
     min(events.brand) as brand,
@@ -33,3 +52,9 @@ select
 from events
 inner join starts on events.user_session = starts.user_session
 group by events.user_session, events.product_id, starts.session_week
+{% if is_incremental() %}
+union all
+select * from {{ this }}
+where {{ week_before_window('session_week') }}
+  and user_session not in (select user_session from rebuilt)
+{% endif %}
