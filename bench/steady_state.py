@@ -450,7 +450,7 @@ def child(spec: dict) -> int:
     settings = load_settings()
     resources = build_resources(settings)
     lake = run_dir / "lake"
-    memory, cpu = PeakMemory(), CpuMeter()
+    memory, cpu = PeakMemory(run_dir), CpuMeter()
 
     def materialize(stage: str, weeks: list[str]) -> None:
         run_stage(stage, weeks, resources, raise_on_error=True, run_config=QUIET)
