@@ -6,9 +6,9 @@
 The dashboard asset is materialized again over the marts in DIR (no other step runs), the page is
 screenshotted in headless Chromium, and ``docs/dashboard.png.version`` records the code version of the
 module that draws it: ``test_docs_pictures.py`` fails when that module changes and the picture does not.
-docs/asset-graph.png and docs/partitions.png come from the UI test, run with ECOMMERCE_UPDATE_DOCS=1, which
-records beside each the version of what the UI draws (``graph_version``): the same test fails when the
-asset graph changes and the pictures do not.
+docs/asset-graph.png, docs/partitions.png and docs/automation.png come from the UI test, run with
+ECOMMERCE_UPDATE_DOCS=1, which records beside each the version of what the UI draws (``graph_version``):
+the same test fails when the asset graph or an automation condition changes and the pictures do not.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "docs" / "dashboard.png"
 DRAWN_BY = "ecommerce_assets.lib.dashboard_page"
-UI_PICTURES = (ROOT / "docs" / "asset-graph.png", ROOT / "docs" / "partitions.png")
+UI_PICTURES = (ROOT / "docs" / "asset-graph.png", ROOT / "docs" / "partitions.png", ROOT / "docs" / "automation.png")
 
 
 def version_file(picture: Path) -> Path:
@@ -29,8 +29,8 @@ def version_file(picture: Path) -> Path:
 
 
 def graph_version() -> str:
-    """A digest of what the UI's pictures show: each asset's key, group, upstream assets, partitions and
-    checks, as the code location defines them."""
+    """A digest of what the UI's pictures show: each asset's key, group, upstream assets, partitions,
+    checks and automation condition (the tree of its operands), as the code location defines them."""
     import hashlib
 
     from ecommerce_assets.definitions import defs
@@ -42,8 +42,15 @@ def graph_version() -> str:
         partitions = node.partitions_def.get_partition_keys() if node.partitions_def else []
         lines.append("|".join([key.to_user_string(), node.group_name or "", ",".join(sorted(p.to_user_string() for p in node.parent_keys)),
                                ",".join(partitions[:1] + partitions[-1:]), str(len(partitions)),
-                               ",".join(sorted(c.name for c in node.check_keys))]))
+                               ",".join(sorted(c.name for c in node.check_keys)), _tree(node.automation_condition)]))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def _tree(condition) -> str:
+    if condition is None:
+        return ""
+    children = condition.children
+    return condition.name + (f"({','.join(_tree(child) for child in children)})" if children else "")
 
 
 def main(argv: list[str] | None = None) -> int:

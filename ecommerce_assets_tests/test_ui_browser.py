@@ -13,9 +13,10 @@ shell whose PATH lacks the venv; the location loads with no warning, and the run
   raw_events rows, warehouse_events rows_loaded and core/fct_events dagster/row_count
   (screenshot: docs/partitions.png);
 - the automation sensor switched on again catches up on the weeks that landed while it was off: the
-  marts and the dashboard refresh with no further click.
+  marts and the dashboard refresh with no further click, and a mart's Automation tab shows why, under
+  the condition's label (screenshot: docs/automation.png).
 
-Screenshots go to the test's tmp folder; with ECOMMERCE_UPDATE_DOCS=1 the two above are copied to docs/.
+Screenshots go to the test's tmp folder; with ECOMMERCE_UPDATE_DOCS=1 the three above are copied to docs/.
 The page may throw no uncaught JavaScript error."""
 
 import json
@@ -155,6 +156,14 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
             switch_sensor(page, "automation_condition_sensor", on=True)
             dashboard = data / "reports" / "dashboard.html"
             wait_until(dashboard.exists, "the automation sensor to refresh the marts and the dashboard", 600, server, log)
+
+            # Why the mart ran: its evaluations; the one that requested a run, under the condition's label.
+            page.goto(f"{base}/assets/marts/mart_daily_kpis?view=automation")
+            requested = page.get_by_role("row").filter(has=page.get_by_text("Requested", exact=True)).first
+            expect(requested).to_be_visible(timeout=60_000)
+            requested.get_by_role("button").first.click()  # its time opens the evaluation
+            expect(page.get_by_text("refresh after upstream").first).to_be_visible(timeout=60_000)
+            automation = screenshot(page, shots / "08-automation-mart-daily-kpis.png")
             assert errors == [], errors
         finally:
             browser.close()
@@ -165,6 +174,6 @@ def test_materialize_and_read_back_weeks_in_the_ui(tmp_path):
         facts = con.execute("select count(*) from core.fct_events").fetchone()[0]
     assert days == 21 and events == facts > 0, (days, events, facts)  # the three weeks' days, every event
     if os.environ.get("ECOMMERCE_UPDATE_DOCS") == "1":
-        for shot, picture in zip((lineage, partitions), UI_PICTURES):
+        for shot, picture in zip((lineage, partitions, automation), UI_PICTURES, strict=True):
             shutil.copy(shot, picture)
             version_file(picture).write_text(graph_version() + "\n")
