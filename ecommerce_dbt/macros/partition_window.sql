@@ -51,3 +51,11 @@
     where {{ week_before_window(session_week) }}
       and {{ last_time }} >= {{ window_start() }}
 {%- endmacro %}
+
+{#- The week before's rows of the model being built whose session (column `session_id`) this run does not
+    compute again (`rebuilt`, a CTE of user_session): written back as they are. -#}
+{% macro kept_sessions(session_id, rebuilt='rebuilt') -%}
+    select * from {{ this }}
+    where {{ week_before_window('session_week') }}
+      and {{ session_id }} not in (select user_session from {{ rebuilt }})
+{%- endmacro %}

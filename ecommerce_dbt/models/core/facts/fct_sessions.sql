@@ -79,7 +79,5 @@ from sessions
 where {{ in_window(week_start('session_start'), -7) }}
 {% if is_incremental() %}
 union all
-select * from {{ this }}
-where {{ week_before_window('session_week') }}
-  and session_id not in (select user_session from rebuilt)
+{{ kept_sessions('session_id') }}
 {% endif %}

@@ -54,7 +54,5 @@ inner join starts on events.user_session = starts.user_session
 group by events.user_session, events.product_id, starts.session_week
 {% if is_incremental() %}
 union all
-select * from {{ this }}
-where {{ week_before_window('session_week') }}
-  and user_session not in (select user_session from rebuilt)
+{{ kept_sessions('user_session') }}
 {% endif %}
