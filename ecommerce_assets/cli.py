@@ -97,13 +97,15 @@ def _settings(args: argparse.Namespace) -> int:
 def layer_counts() -> dict[str, int]:
     """Rows per layer over all weeks, from the lake's manifests (local or S3) and the DuckDB warehouse."""
     from ecommerce_assets.lib.lake import MissingPartition
-    from ecommerce_assets.defs.partitions import months_overlapping, weeks_in_range
+    from ecommerce_assets.defs.partitions import weeks_in_range
     from ecommerce_assets.defs.resources import build_resources
+    from ecommerce_assets.lib.span import span_of
 
     settings = current()
     store = build_resources(settings)["lake"].lake
-    weeks = weeks_in_range(settings.first_week.isoformat(), settings.last_week.isoformat())
-    months = months_overlapping(weeks, settings)
+    span = span_of(settings, store.months_in_landing())
+    weeks = weeks_in_range(span.first_week.isoformat(), span.last_week.isoformat())
+    months = span.months_overlapping(weeks)
 
     def manifests(keys: list[str]) -> list[dict]:
         found = []

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import yaml
 from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 from ecommerce_assets_tests.conftest import ROOT
 from ecommerce_assets_tests.services import (
+    graphql,
     BIN,
     PostgresCluster,
     free_port,
@@ -37,6 +39,8 @@ from ecommerce_assets_tests.services import (
 )
 
 BUCKET = "ecommerce-lake"
+LOCATION, REPOSITORY = "ecommerce_assets", "__repository__"
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 @dataclass
@@ -129,6 +133,7 @@ def production_stack(root: Path, extra_env: dict[str, str] | None = None, months
         pg = stack.enter_context(postgres_cluster(password=pg_password))
         endpoint = stack.enter_context(moto_server())
         master = stack.enter_context(spark_standalone(root / "spark", cores=1, memory="1g"))
+        grpc_port, web_port = free_port(), free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("ECOMMERCE_", "SPARK_", "AWS_", "DAGSTER_"))},
             "DAGSTER_HOME": str(root / "dagster_home"), "DAGSTER_TELEMETRY_DISABLED": "1",
@@ -138,9 +143,10 @@ def production_stack(root: Path, extra_env: dict[str, str] | None = None, months
             "ECOMMERCE_S3_ENDPOINT_URL": s3_front(endpoint) if s3_front else endpoint, "AWS_ACCESS_KEY_ID": "stack", "AWS_SECRET_ACCESS_KEY": "stack",
             "AWS_REGION": "us-east-1", "SPARK_MASTER": master, "SPARK_LOCAL_IP": "127.0.0.1",
             "ECOMMERCE_SPARK_DRIVER_MEMORY": "1g", "ECOMMERCE_SPARK_EXECUTOR_MEMORY": "768m",
-            "ECOMMERCE_SPARK_CORES_MAX": "1", **(extra_env or {}),
+            "ECOMMERCE_SPARK_CORES_MAX": "1", "ECOMMERCE_WEBSERVER_URL": f"http://127.0.0.1:{web_port}",
+            **(extra_env or {}),
         }
-        stack_ = ProductionStack(root, env, pg, endpoint, master, free_port(), free_port())
+        stack_ = ProductionStack(root, env, pg, endpoint, master, grpc_port, web_port)
         s3 = stack_.s3()
         s3.create_bucket(Bucket=BUCKET)
         for path in generate(root / "landing", scale, parse_months(months), seed=seed):
@@ -152,3 +158,60 @@ def production_stack(root: Path, extra_env: dict[str, str] | None = None, months
         for name in ("code-server", "webserver", "daemon"):
             stack_.start(name)
         yield stack_
+
+
+# -- GraphQL: runs and sensors of the stack ------------------------------------------------------------
+
+RUNS = """
+query Runs {
+  runsOrError {
+    ... on Runs { results { runId jobName status creationTime startTime endTime runConfigYaml tags { key value } } }
+  }
+}
+"""
+SENSOR = """
+query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { id status ticks(limit: 20) { status timestamp runIds runKeys skipReason error { message } } } }
+  }
+}
+"""
+STOP_SENSOR = """
+mutation StopSensor($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def sensor_selector(name: str) -> dict:
+    return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
+
+
+def stop_sensor(stack: ProductionStack, name: str) -> None:
+    """Switch a sensor off, as its toggle in the UI does."""
+    sensor = graphql(stack.graphql_url, SENSOR, {"selector": sensor_selector(name)})
+    stopped = graphql(stack.graphql_url, STOP_SENSOR, {"id": sensor["sensorOrError"]["sensorState"]["id"]})
+    assert stopped["stopSensor"]["__typename"] == "StopSensorMutationResult", stopped
+
+
+def all_runs(stack: ProductionStack) -> list[dict]:
+    runs = graphql(stack.graphql_url, RUNS, {})["runsOrError"]["results"]
+    for run in runs:
+        run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
+    return runs
+
+
+def wait_for(condition, what: str, timeout: float, poll: float = 3):
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` and the last value."""
+    deadline, last = time.time() + timeout, None
+    while time.time() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(poll)
+    raise AssertionError(f"{what} not reached after {timeout} s: {last!r}")

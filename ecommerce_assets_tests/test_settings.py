@@ -3,8 +3,9 @@ import datetime as dt
 import pytest
 import yaml
 
-from ecommerce_assets.defs.partitions import months_overlapping, weekly_partitions, weeks_in_range
+from ecommerce_assets.defs.partitions import weekly_partitions, weeks_in_range
 from ecommerce_assets.lib.settings import SettingsError, load_settings, machine_defaults
+from ecommerce_assets.lib.span import span_of
 from ecommerce_assets_tests.conftest import ROOT
 
 
@@ -16,7 +17,9 @@ def test_defaults_cover_the_dataset(tmp_path):
     assert settings.duckdb_path == tmp_path / "data" / "warehouse.duckdb"
     assert settings.warehouse == "duckdb"
     assert settings.spark_master == "local[*]"
-    keys = weekly_partitions(settings).get_partition_keys()
+    # With the seven months landed, the partitions are the dataset's 31 weeks.
+    months = [dt.date(2019 + (9 + i) // 12, (9 + i) % 12 + 1, 1) for i in range(7)]
+    keys = weekly_partitions(span_of(settings, months)).get_partition_keys()
     assert len(keys) == 31
     assert keys[0] == "2019-09-30" and keys[-1] == "2020-04-27"
     assert all(dt.date.fromisoformat(k).weekday() == 0 for k in keys)
@@ -67,13 +70,13 @@ def test_invalid_values_name_the_variable(env, message):
 
 @pytest.mark.unit
 def test_a_week_spanning_two_months_reads_both(tmp_path):
-    settings = load_settings(env={}, cwd=tmp_path)
+    span = span_of(load_settings(env={"ECOMMERCE_LAST_MONTH": "2020-04"}, cwd=tmp_path), [])
     weeks = weeks_in_range("2019-10-28", "2019-11-04")
-    assert months_overlapping(weeks, settings) == [dt.date(2019, 10, 1), dt.date(2019, 11, 1)]
+    assert span.months_overlapping(weeks) == [dt.date(2019, 10, 1), dt.date(2019, 11, 1)]
     # The first week starts in September, which is not a source month.
-    assert months_overlapping([dt.date(2019, 9, 30)], settings) == [dt.date(2019, 10, 1)]
+    assert span.months_overlapping([dt.date(2019, 9, 30)]) == [dt.date(2019, 10, 1)]
     # The last week runs into May: only April is read.
-    assert months_overlapping([dt.date(2020, 4, 27)], settings) == [dt.date(2020, 4, 1)]
+    assert span.months_overlapping([dt.date(2020, 4, 27)]) == [dt.date(2020, 4, 1)]
 
 
 @pytest.mark.unit
@@ -112,5 +115,5 @@ def test_the_process_environment_is_read_and_blanks_are_unset(monkeypatch, tmp_p
         assert (settings.last_week, settings.warehouse, settings.aws_region) == (dt.date(2020, 1, 6), "duckdb", "eu-west-1")
         assert settings.data_dir == tmp_path / "here" and settings.lake == tmp_path / "here" / "lake"
     # A mapping given to load_settings is the whole environment: nothing comes from the process's.
-    assert load_settings(env={}, cwd=tmp_path).last_week == dt.date(2020, 4, 27)
+    assert load_settings(env={}, cwd=tmp_path).last_week is None
     assert load_settings(env={"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1"}).aws_region == "us-west-2"

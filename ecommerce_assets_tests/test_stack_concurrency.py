@@ -51,14 +51,22 @@ from ecommerce_assets_tests.services import (
 )
 from ecommerce_assets_tests.stack_support import (
     BUCKET,
+    LOCATION,
+    REPOSITORY,
+    SENSOR,
+    STOP_SENSOR,
+    TERMINAL,
     ProductionStack,
+    all_runs,
     production_stack,
+    sensor_selector,
+    stop_sensor,
+    wait_for,
 )
 
 # The first test's time includes starting the stack (one to two minutes alone on a busy machine).
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
-LOCATION, REPOSITORY = "ecommerce_assets", "__repository__"
 # The stack's weekly partitions: October only, so that the sensor has a week left to request.
 WEEKS = ["2019-09-30", "2019-10-07", "2019-10-14", "2019-10-21", "2019-10-28"]
 # Two backfills overlapping on 2019-10-14; together they cover every week but the last, which is the one
@@ -74,7 +82,6 @@ SECRETS = {
     "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": f"sfPassphrase{secrets.token_hex(10)}",
     "DAGSTER_PG_PASSWORD": f"pgPassword{secrets.token_hex(10)}",
 }
-TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 STEP_OPENS = {"STEP_START", "STEP_RESTARTED"}
 STEP_CLOSES = {"STEP_SUCCESS", "STEP_FAILURE", "STEP_UP_FOR_RETRY"}
 
@@ -93,9 +100,7 @@ def stack(tmp_path_factory) -> Iterator[ProductionStack]:
         # Declarative automation (on by default) would refresh the marts after every landing: its runs take
         # the same warehouse pool, but they would double this module's time. The runs here are the ones
         # under test.
-        automation = graphql(running.graphql_url, SENSOR, {"selector": sensor_selector("automation_condition_sensor")})
-        stopped = graphql(running.graphql_url, STOP_SENSOR, {"id": automation["sensorOrError"]["sensorState"]["id"]})
-        assert stopped["stopSensor"]["__typename"] == "StopSensorMutationResult", stopped
+        stop_sensor(running, "automation_condition_sensor")
         yield running
 
 
@@ -109,35 +114,11 @@ def landed(stack) -> dict[str, list[str]]:
 
 # -- GraphQL ------------------------------------------------------------------------------------------
 
-RUNS = """
-query Runs {
-  runsOrError {
-    ... on Runs { results { runId jobName status creationTime startTime endTime runConfigYaml tags { key value } } }
-  }
-}
-"""
-SENSOR = """
-query Sensor($selector: SensorSelector!) {
-  sensorOrError(sensorSelector: $selector) {
-    __typename
-    ... on Sensor { sensorState { id status ticks(limit: 20) { status timestamp runIds runKeys skipReason error { message } } } }
-  }
-}
-"""
 START_SENSOR = """
 mutation StartSensor($selector: SensorSelector!) {
   startSensor(sensorSelector: $selector) {
     __typename
     ... on Sensor { sensorState { id status } }
-    ... on PythonError { message }
-  }
-}
-"""
-STOP_SENSOR = """
-mutation StopSensor($id: String!) {
-  stopSensor(id: $id) {
-    __typename
-    ... on StopSensorMutationResult { instigationState { status } }
     ... on PythonError { message }
   }
 }
@@ -183,17 +164,6 @@ def backfill_state(stack: ProductionStack, backfill: str) -> tuple[str, list[dic
     return data["partitionBackfillOrError"]["status"], data["runsOrError"]["results"]
 
 
-def wait_for(condition, what: str, timeout: float, poll: float = 3):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what`` and the last value."""
-    deadline, last = time.time() + timeout, None
-    while time.time() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(poll)
-    raise AssertionError(f"{what} not reached after {timeout} s: {last!r}")
-
-
 def wait_for_backfills(stack: ProductionStack, backfills: list[str], timeout: float = 900) -> dict[str, list[dict]]:
     def done():
         states = {b: backfill_state(stack, b) for b in backfills}
@@ -206,13 +176,6 @@ def wait_for_backfills(stack: ProductionStack, backfills: list[str], timeout: fl
         assert status in ("COMPLETED", "COMPLETED_SUCCESS"), (backfill, status, runs)
         assert all(r["status"] == "SUCCESS" for r in runs), (backfill, runs)
     return {backfill: runs for backfill, (_, runs) in states.items()}
-
-
-def all_runs(stack: ProductionStack) -> list[dict]:
-    runs = graphql(stack.graphql_url, RUNS, {})["runsOrError"]["results"]
-    for run in runs:
-        run["tags"] = {tag["key"]: tag["value"] for tag in run["tags"]}
-    return runs
 
 
 def wait_for_runs(stack: ProductionStack, run_ids: set[str], timeout: float = 900) -> dict[str, dict]:
@@ -467,10 +430,6 @@ def test_two_publishes_of_one_week_at_once_leave_it_whole(tmp_path, first):
 # -- 1 and 2: two overlapping backfills at once, while the replay sensor and the weekly schedule fire ------
 
 
-def sensor_selector(name: str) -> dict:
-    return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": name}
-
-
 def schedule_selector(name: str) -> dict:
     return {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": name}
 
@@ -606,7 +565,7 @@ def test_backfills_while_replay_sensor_and_weekly_schedule_fire(stack, scenario)
     [tick] = scenario["schedule_ticks"]
     due = last_monday_one_am(dt.datetime.now(dt.UTC))
     assert tick["status"] == "SKIPPED" and tick["timestamp"] == due.timestamp(), tick
-    assert f"week {(due.date() - dt.timedelta(days=7)).isoformat()} is outside the configured weeks" in tick["skipReason"], tick
+    assert f"week {(due.date() - dt.timedelta(days=7)).isoformat()} is outside the weekly partitions" in tick["skipReason"], tick
     assert tick["endTimestamp"] is not None and opened <= tick["endTimestamp"] <= closed, (tick, opened, closed)
 
 

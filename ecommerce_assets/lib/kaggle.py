@@ -1,6 +1,7 @@
 """Facts of the Kaggle / REES46 dump format, shared by the generator, the raw split and Spark."""
 
 import datetime as dt
+import re
 
 COLUMNS = (
     "event_time",
@@ -18,6 +19,7 @@ HEADER = ",".join(COLUMNS)
 EVENT_TYPES = ("view", "cart", "purchase", "remove_from_cart")
 
 _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DUMP_NAME = re.compile(rf"(?P<stem>[0-9]{{4}}-(?:{'|'.join(_MONTH_ABBR)}))\.csv(?:\.gz)?")
 
 
 def file_stem(month: dt.date) -> str:
@@ -29,6 +31,12 @@ def month_of_stem(stem: str) -> dt.date:
     """The inverse of :func:`file_stem`: ``2019-Oct`` -> 2019-10-01."""
     year, _, name = stem.partition("-")
     return dt.date(int(year), _MONTH_ABBR.index(name) + 1, 1)
+
+
+def month_of_name(name: str) -> dt.date | None:
+    """The month of a dump's file name (``2019-Oct.csv``, ``2019-Oct.csv.gz``); None for any other name."""
+    match = _DUMP_NAME.fullmatch(name)
+    return month_of_stem(match["stem"]) if match else None
 
 
 def weeks_of_month(month: dt.date) -> list[dt.date]:

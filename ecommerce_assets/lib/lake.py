@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ecommerce_assets.lib.kaggle import file_stem
+from ecommerce_assets.lib.kaggle import file_stem, month_of_name
 from ecommerce_assets.lib.settings import split_s3_url
 
 MANIFEST = "_manifest.json"
@@ -178,6 +178,10 @@ class LakeStore(ABC):
     def landing_file(self, month: dt.date) -> LandingFile: ...
 
     @abstractmethod
+    def months_in_landing(self) -> list[dt.date]:
+        """The months with a dump in the landing zone (first days, sorted), without reading any."""
+
+    @abstractmethod
     def read_manifest(self, key: str) -> dict[str, Any]: ...
 
     @abstractmethod
@@ -273,6 +277,16 @@ class Lake(LakeStore):
             f"landing file for month {month:%Y-%m} not found: expected {expected}, or {stem}.csv in a .zip there{damaged}. "
             + _LANDED_HINT.format(landed=", ".join(landed) or "nothing")
         )
+
+    def months_in_landing(self) -> list[dt.date]:
+        if not self.landing.is_dir():
+            return []
+        names = [p.name for p in self.landing.iterdir() if p.is_file()]
+        for archive in self.landing.glob("*.zip"):
+            with suppress(zipfile.BadZipFile, OSError):  # a damaged archive is named when its month is read
+                with zipfile.ZipFile(archive) as opened:
+                    names += [Path(member).name for member in opened.namelist()]
+        return sorted({month for month in map(month_of_name, names) if month is not None})
 
     def read_manifest(self, key: str) -> dict[str, Any]:
         return read_manifest(self.path(key))
@@ -378,6 +392,11 @@ class S3Lake(LakeStore):
             f"landing file for month {month:%Y-%m} not found: expected {expected} (zip archives are read from a local lake only). "
             + _LANDED_HINT.format(landed=", ".join(landed) or "nothing")
         )
+
+    def months_in_landing(self) -> list[dt.date]:
+        prefix = self.object_key("landing") + "/"
+        names = [o["Key"][len(prefix):] for o in self._list("landing")]  # under landing/ itself, not _replaced/
+        return sorted({month for month in map(month_of_name, names) if month is not None})
 
     def read_manifest(self, key: str) -> dict[str, Any]:
         with self._request("reading", self.object_key(f"{key}/{MANIFEST}")):

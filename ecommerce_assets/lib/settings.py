@@ -105,6 +105,7 @@ class SnowflakeSettings:
 
 
 Parser = Callable[[str, ValidationInfo], Any]
+_URL = re.compile(r"^https?://[^/\s:]+(:[0-9]+)?(/\S*)?$")
 
 # -- parsers: each turns an environment value into the field's type; a ValueError says what is accepted.
 # They run as pydantic "before" validators; `info.data` holds the fields above.
@@ -190,6 +191,13 @@ def _month(value: str, _: ValidationInfo) -> dt.date:
         raise ValueError("expected a month YYYY-MM") from None
 
 
+def _unless_empty(parse: Parser) -> Parser:
+    def parsed(value: str, info: ValidationInfo) -> Any:
+        return parse(value, info) if value else None
+
+    return parsed
+
+
 def _key_path(value: str, _: ValidationInfo) -> str | None:
     if value and not Path(value).is_file():
         raise ValueError("no such file")
@@ -251,11 +259,12 @@ class Settings(BaseSettings):
     spark_lake_access: str = _variable("ECOMMERCE_SPARK_LAKE_ACCESS", "stage", _choice(*SPARK_LAKE_ACCESS), "How Spark reaches a lake on S3: stage (copy the week locally) or s3a (cluster image with hadoop-aws).")
     raw_retention: str = _variable("ECOMMERCE_RAW_RETENTION", "keep", _choice(*RAW_RETENTION), "Raw weekly parts: keep, or until_clean (dropped once the week is clean, rebuilt from landing when it is cleaned again; the manifest stays).")
     first_week: dt.date = _variable("ECOMMERCE_FIRST_WEEK", "2019-09-30", _monday, "First weekly partition (a Monday).")
-    last_week: dt.date = _variable("ECOMMERCE_LAST_WEEK", "2020-04-27", _monday, "Last weekly partition (a Monday); move it forward for live data.")
+    last_week: dt.date | None = _variable("ECOMMERCE_LAST_WEEK", "", _unless_empty(_monday), "Last weekly partition (a Monday); empty: the week holding the last landed month's last day.")
     first_month: dt.date = _variable("ECOMMERCE_FIRST_MONTH", "2019-10", _month, "First monthly source file expected in landing (YYYY-MM).")
-    last_month: dt.date = _variable("ECOMMERCE_LAST_MONTH", "2020-04", _month, "Last monthly source file expected in landing (YYYY-MM).")
+    last_month: dt.date | None = _variable("ECOMMERCE_LAST_MONTH", "", _unless_empty(_month), "Last monthly source file expected in landing (YYYY-MM); empty: the last month landed.")
     dbt_target: str = _variable("ECOMMERCE_DBT_TARGET", lambda data: data["warehouse"], _text, "dbt target in ecommerce_dbt/profiles.yml.", "$ECOMMERCE_WAREHOUSE")
     reports_dir: Path = _variable("ECOMMERCE_REPORTS_DIR", _under_data("reports"), _path, "Where the dashboard (dashboard.html) is written.", "$ECOMMERCE_DATA_DIR/reports")
+    webserver_url: str = _variable("ECOMMERCE_WEBSERVER_URL", "http://127.0.0.1:3000", _matching(_URL, "expected http(s)://host:port"), "The Dagster webserver the landing sensor asks to reload the code location when a month lands past the partitions.")
     replay_interval_seconds: int = _variable("ECOMMERCE_REPLAY_INTERVAL_SECONDS", "60", _whole(5, "expected whole seconds, at least 5"), "Seconds between two weeks of the history replay sensor.")
     run_retention_days: int = _variable("ECOMMERCE_RUN_RETENTION_DAYS", "90", _whole(1, "expected whole days, at least 1"), "Finished runs older than this are deleted daily (purge_runs_schedule).")
     snowflake_account: str = _variable("SNOWFLAKE_ACCOUNT", "", _text, "warehouse=snowflake: account identifier (required).")
@@ -278,9 +287,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        if self.last_week < self.first_week:
+        if self.last_week is not None and self.last_week < self.first_week:
             raise ValueError(f"ECOMMERCE_LAST_WEEK={self.last_week} is before ECOMMERCE_FIRST_WEEK={self.first_week}")
-        if self.last_month < self.first_month:
+        if self.last_month is not None and self.last_month < self.first_month:
             raise ValueError(f"ECOMMERCE_LAST_MONTH={self.last_month:%Y-%m} is before ECOMMERCE_FIRST_MONTH={self.first_month:%Y-%m}")
         if self.warehouse == "snowflake":
             missing = [name for name, value in (("SNOWFLAKE_ACCOUNT", self.snowflake_account), ("SNOWFLAKE_USER", self.snowflake_user)) if not value]
@@ -320,16 +329,6 @@ class Settings(BaseSettings):
     @property
     def s3_bucket_prefix(self) -> tuple[str, str]:
         return split_s3_url(self.lake_url)
-
-    @property
-    def weeks_end(self) -> dt.date:
-        """Exclusive end of the last weekly partition."""
-        return self.last_week + dt.timedelta(days=7)
-
-    @property
-    def months_end(self) -> dt.date:
-        """Exclusive end of the last monthly source partition (first day of the next month)."""
-        return add_month(self.last_month)
 
 
 # (environment, cwd) of the load_settings call under way; (None, None): the process's.

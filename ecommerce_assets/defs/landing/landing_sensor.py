@@ -1,12 +1,18 @@
 """The landing zone, watched: a dump landed, redelivered or copied in by hand is noticed, and the weeks a
-changed month feeds are rebuilt.
+changed or new month feeds are built.
 
 Each tick looks at every month's dump without reading it (size and mtime, or the ETag; see
 ``landing_versions``) and records an observation of ``landing_files`` only for a month whose content
 version differs from the last one recorded. A month seen before with another version is a redelivery: the
-weeks that overlap it and were built are launched again in one run of ``weekly_events_job`` (the
-dimensions, marts and dashboard follow by their automation condition). A month seen for the first time
-is only recorded: a new month's weeks are built by the weekly schedule, a backfill, or the replay sensor.
+weeks that overlap it and were built are launched again, in one run of ``weekly_events_job`` per range of
+consecutive weeks (the dimensions, marts and dashboard follow by their automation condition). A month seen
+for the first time once weeks are built is new data on a running pipeline: its built weeks (the half week
+it completes) and its weeks past the last built one are launched the same way. Months landed before
+anything was built are only recorded: the first backfill is the user's.
+
+With the month bounds unset, the partitions end with the last month landed when the code location loaded;
+a month landed past them makes the sensor reload the code location through the webserver (at most once
+every five minutes while it stays past them), and the tick after the reload observes it.
 The cursor keeps each dump's stamp and checksum, so an unchanged dump is never read again.
 """
 
@@ -14,19 +20,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import dagster as dg
 
 from ecommerce_assets.defs.jobs import weekly_events_job
+from ecommerce_assets.defs.landing.code_reload import reload_code_location
 from ecommerce_assets.lib.kaggle import weeks_of_month
 from ecommerce_assets.lib.landing_versions import LandedMonth, landed_months
-from ecommerce_assets.defs.partitions import monthly_partitions_def, weekly_partitions_def
+from ecommerce_assets.defs.partitions import SPAN, monthly_partitions_def, weekly_partitions_def
 from ecommerce_assets.defs.resources import LakeResource
+from ecommerce_assets.lib.settings import current
 
 LANDING = dg.AssetKey("landing_files")
 RAW = dg.AssetKey("raw_events")
 DATA_VERSION_TAG = "dagster/data_version"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+RELOAD = "_reload"  # cursor key (no dump's name starts with "_"): [month past the partitions, when asked]
+RELOAD_EVERY_SECONDS = 300
 
 
 def recorded_version(instance: dg.DagsterInstance, month: str) -> str | None:
@@ -47,9 +58,18 @@ def consecutive(weeks: list[dt.date]) -> list[list[dt.date]]:
     return runs
 
 
-def rebuild_requests(month: LandedMonth, built: set[str]) -> list[dg.RunRequest]:
-    """One run per range of built weeks overlapping ``month``, keyed by the month's new version."""
-    weeks = [week for week in weeks_of_month(month.month) if week.isoformat() in built]
+def weeks_to_build(month: LandedMonth, built: set[str], first_seen: bool) -> list[dt.date]:
+    """The weeks a month's new version feeds: those built, and for a month seen for the first time once
+    weeks are built, those past the last built week too. Nothing for a month landed before any build."""
+    weeks = [week for week in weeks_of_month(month.month) if weekly_partitions_def.has_partition_key(week.isoformat())]
+    if first_seen:
+        last = max(built, default=None)
+        return [week for week in weeks if last is not None and (week.isoformat() in built or week.isoformat() > last)]
+    return [week for week in weeks if week.isoformat() in built]
+
+
+def rebuild_requests(month: LandedMonth, weeks: list[dt.date]) -> list[dg.RunRequest]:
+    """One run per range of consecutive weeks, keyed by the month's new version."""
     return [
         dg.RunRequest(
             run_key=f"landing-{month.month:%Y-%m}-{month.sha256[:16]}-{run[0]}",
@@ -67,9 +87,21 @@ def rebuild_requests(month: LandedMonth, built: set[str]) -> list[dg.RunRequest]
     description="Observes the landing zone; a redelivered month reruns exactly the weeks it feeds.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
-    known = {name: (stamp, checksum) for name, (stamp, checksum) in json.loads(context.cursor or "{}").items()}
+    cursor = json.loads(context.cursor or "{}")
+    reload_asked = cursor.pop(RELOAD, None)
+    known = {name: (stamp, checksum) for name, (stamp, checksum) in cursor.items()}
+    store = lake.lake
+    if current().last_month is None and (past := [m for m in store.months_in_landing() if m >= SPAN.months_end]):
+        month = past[-1].isoformat()
+        if reload_asked is None or reload_asked[0] != month or time.time() - reload_asked[1] > RELOAD_EVERY_SECONDS:
+            failed = reload_code_location(current().webserver_url)
+            context.log.info(f"{', '.join(f'{m:%Y-%m}' for m in past)} landed past the partitions (last month "
+                             f"{SPAN.last_month:%Y-%m}): " + (f"reload failed, {failed}" if failed else "code location reloaded"))
+            reload_asked = [month, time.time()]
+    else:
+        reload_asked = None
     months = [dt.date.fromisoformat(key) for key in monthly_partitions_def.get_partition_keys()]
-    landed = landed_months(lake.lake, months, known)
+    landed = landed_months(store, months, known)
     built = set(context.instance.get_materialized_partitions(RAW)) & set(weekly_partitions_def.get_partition_keys())
     observations, requests = [], []
     for month in landed:
@@ -82,8 +114,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> d
             metadata={"file": month.name, "bytes": month.size, "sha256": month.sha256,
                       "previous_sha256": previous or "", "read_to_hash": month.hashed},
         ))
-        if previous is not None:
-            requests += rebuild_requests(month, built)
-            context.log.info(f"{month.name} changed ({previous[:12]} -> {month.sha256[:12]}): rerunning its built weeks")
-    context.update_cursor(json.dumps({m.name: [m.stamp, m.sha256] for m in landed}, sort_keys=True))
+        weeks = weeks_to_build(month, built, first_seen=previous is None)
+        requests += rebuild_requests(month, weeks)
+        if weeks:
+            change = "is new" if previous is None else f"changed ({previous[:12]} -> {month.sha256[:12]})"
+            context.log.info(f"{month.name} {change}: building weeks {', '.join(map(str, weeks))}")
+    state = {m.name: [m.stamp, m.sha256] for m in landed}
+    context.update_cursor(json.dumps({**state, **({RELOAD: reload_asked} if reload_asked else {})}, sort_keys=True))
     return dg.SensorResult(run_requests=requests, asset_events=observations)

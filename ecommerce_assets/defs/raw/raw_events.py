@@ -10,10 +10,11 @@ import dagster as dg
 
 from ecommerce_assets.defs.step_helpers import RETRY, code_version, disk_full, weeks_of
 from ecommerce_assets.lib.lake import LakeStore, MissingLandingFile
-from ecommerce_assets.defs.partitions import months_overlapping, weekly_partitions_def
+from ecommerce_assets.defs.partitions import weekly_partitions_def
 from ecommerce_assets.lib.raw_split import LandingFormatError, split_month
 from ecommerce_assets.defs.resources import LakeResource
 from ecommerce_assets.lib.settings import current
+from ecommerce_assets.lib.span import span_of
 
 
 def _read_errors(on_s3: bool) -> tuple[type[BaseException], ...]:
@@ -47,7 +48,7 @@ def publish_raw_weeks(store: LakeStore, weeks: list[dt.date], log: logging.Logge
     stages = {week: store.staging(f"raw-{week}") for week in weeks}
     read_errors = _read_errors(on_s3)
     # A month is read once per run, however many of the run's weeks it feeds.
-    for month in months_overlapping(weeks, current()):
+    for month in span_of(current(), store.months_in_landing()).months_overlapping(weeks):
         unroutable_stage = store.staging(f"unroutable-{month:%Y-%m}")
         source = None
         try:
