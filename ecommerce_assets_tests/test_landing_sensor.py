@@ -2,6 +2,7 @@
 redelivered month makes exactly its weeks stale and the sensor reruns exactly those that were built; an
 identical file or an untouched one changes nothing, and an untouched dump is never read again."""
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -148,3 +149,75 @@ def test_on_s3_a_month_replaced_by_another_tool_reruns_its_weeks(tmp_path, month
             observed, runs = watcher.tick()
             assert list(observed) == ["2019-11-01"] and runs == [("2019-11-04", "2019-11-04")]
             assert observed["2019-11-01"]["sha256"].value == landing_versions.sha256_of(tmp_path / "again" / november.name)
+
+
+def _one_line_less(dump, folder, week):
+    """The month delivered again without the first event of ``week``: a change that week's rows show."""
+    folder.mkdir(exist_ok=True)
+    lines = dump.read_bytes().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines[1:], 1) if line[:10].decode() >= week)
+    (folder / dump.name).write_bytes(b"".join(lines[:first] + lines[first + 1:]))
+    return folder / dump.name
+
+
+@pytest.mark.integration
+def test_a_month_landed_again_while_a_run_splits_it_leaves_no_week_of_the_old_file(tmp_path, months, monkeypatch):
+    """A concurrent landing: November is replaced while a run splits it, and the sensor sees the new version
+    before the run records its week. The week is never left built from the old file under the new version:
+    a change during the read fails the step and its retry reads the new file; a change after the read is
+    caught from the week's own record of what it read, and the week is built again."""
+    from ecommerce_assets.defs.raw import raw_events as raw_module
+    from ecommerce_assets_tests.helpers import lines_by_week
+
+    settings = load_settings(env={"ECOMMERCE_DATA_DIR": str(tmp_path / "data")})
+    landing = settings.lake / "landing"
+    october, november = months
+    land(october, landing)
+    land(november, landing)
+    week = "2019-11-04"
+    with dg.instance_for_test() as instance:
+        watcher = Watcher(instance, settings)
+        assert watcher.tick()[1] == []
+
+        def landed_again(name):
+            changed = _one_line_less(landing / november.name, tmp_path / name, week)
+            land(changed, landing, replace=True)
+            return watcher.tick()
+
+        # 1. Replaced during the read: the step fails saying so, its retry splits the new file.
+        real_split, ticks = raw_module.split_month, []
+
+        def split_then_land(source, month, *args):
+            split = real_split(source, month, *args)
+            if month.month == 11 and not ticks:
+                ticks.append(landed_again("first"))
+            return split
+
+        monkeypatch.setattr(raw_module, "split_month", split_then_land)
+        result = materialize_weeks(settings, week, selection=dg.AssetSelection.assets(RAW), instance=instance)
+        assert result.success
+        failures = [e.step_failure_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+        assert retried and "changed while it was read" in str([e.event_specific_data for e in retried]) and not failures
+        assert list(ticks[0][0]) == ["2019-11-01"] and ticks[0][1] == []  # the week was not built yet: no run asked
+        expected = len(lines_by_week([landing / november.name])[dt.date(2019, 11, 4)])
+        assert result.asset_materializations_for_node("raw_events")[0].metadata["rows"].value == expected
+        assert watcher.tick() == ({}, [])  # built from the current file: nothing to do
+
+        # 2. Replaced after the read, before the run records the week: the next tick builds it again.
+        monkeypatch.setattr(raw_module, "split_month", real_split)
+        real_stamp = raw_module.stamp_of
+
+        def land_after_the_check(file):
+            stamp = real_stamp(file)  # the check sees the file the step read
+            if file.name == november.name and not ticks[1:]:
+                ticks.append(landed_again("second"))
+            return stamp
+
+        monkeypatch.setattr(raw_module, "stamp_of", land_after_the_check)
+        before = len(lines_by_week([landing / november.name])[dt.date(2019, 11, 4)])
+        result = materialize_weeks(settings, week, selection=dg.AssetSelection.assets(RAW), instance=instance)
+        assert result.success and result.asset_materializations_for_node("raw_events")[0].metadata["rows"].value == before
+        assert ticks[1][1] == [(week, week)]  # the week was built: the change reruns it
+        observed, runs = watcher.tick()
+        assert observed == {} and runs == [(week, week)]  # and the record it left says it read the old file

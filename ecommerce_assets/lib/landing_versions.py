@@ -54,25 +54,39 @@ def recorded_sha256(path: Path) -> str | None:
     return None
 
 
-def _stamp(file: LandingFile) -> str:
+def stamp_of(file: LandingFile) -> str:
+    """Changes whenever the dump's content may have: its size and mtime locally, its ETag on S3."""
     if file.client is not None:
         return f"{file.size}:{file.etag}"
     stat = Path(file.path).stat()
     return f"{stat.st_size}:{stat.st_mtime_ns}" + (f":{file.member}" if file.member else "")
 
 
+def landed_sha256(file: LandingFile) -> str | None:
+    """The checksum ``ecommerce land`` left with the dump (S3 metadata, or a ``.sha256`` file not older than
+    the dump), without reading it; None if there is none."""
+    if file.client is not None:
+        return file.metadata.get("sha256")
+    return recorded_sha256(Path(file.path)) if file.member is None else None
+
+
+def read_version(file: LandingFile) -> dict[str, str | None]:
+    """What a reader of the dump records of it, for the landing sensor to tell later whether it was read
+    before a change: the stamp, and the checksum when it is known without reading."""
+    return {"stamp": stamp_of(file), "sha256": landed_sha256(file)}
+
+
+def outdated(read: dict[str, str | None], now: LandedMonth) -> bool:
+    """Whether a dump read as ``read`` (``read_version``) differs from its version ``now``: by checksum where
+    the reader knew it, else by stamp (a dump touched without change then counts as changed)."""
+    return read["sha256"] != now.sha256 if read.get("sha256") else read["stamp"] != now.stamp
+
+
 def landed_month(file: LandingFile, month: dt.date, known: Mapping[str, tuple[str, str]]) -> LandedMonth:
     """The version of ``file``; ``known`` maps a dump's name to the (stamp, sha256) recorded last time."""
-    stamp = _stamp(file)
+    stamp = stamp_of(file)
     recorded = known.get(file.name)
-    if recorded and recorded[0] == stamp:
-        checksum = recorded[1]
-    elif file.client is not None:
-        checksum = file.metadata.get("sha256")
-    elif file.member is None:
-        checksum = recorded_sha256(Path(file.path))
-    else:
-        checksum = None
+    checksum = recorded[1] if recorded and recorded[0] == stamp else landed_sha256(file)
     hashed = checksum is None
     if checksum is None:
         with file.open_stored() as stored:

@@ -27,7 +27,8 @@ import dagster as dg
 from ecommerce_assets.defs.jobs import weekly_events_job
 from ecommerce_assets.defs.landing.code_reload import reload_code_location
 from ecommerce_assets.lib.kaggle import weeks_of_month
-from ecommerce_assets.lib.landing_versions import LandedMonth, landed_months
+from ecommerce_assets.lib.landing_versions import LandedMonth, landed_months, outdated
+from ecommerce_assets.defs.raw.raw_events import LANDING_READ
 from ecommerce_assets.defs.partitions import SPAN, monthly_partitions_def, weekly_partitions_def
 from ecommerce_assets.defs.resources import LakeResource
 from ecommerce_assets.lib.settings import current
@@ -37,6 +38,7 @@ RAW = dg.AssetKey("raw_events")
 DATA_VERSION_TAG = "dagster/data_version"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 RELOAD = "_reload"  # cursor key (no dump's name starts with "_"): [month past the partitions, when asked]
+CHECKED = "_checked"  # cursor key: storage id of the last raw_events materialization compared with the landing
 RELOAD_EVERY_SECONDS = 300
 
 
@@ -68,16 +70,29 @@ def weeks_to_build(month: LandedMonth, built: set[str], first_seen: bool) -> lis
     return [week for week in weeks if week.isoformat() in built]
 
 
-def rebuild_requests(month: LandedMonth, weeks: list[dt.date]) -> list[dg.RunRequest]:
-    """One run per range of consecutive weeks, keyed by the month's new version."""
+def rebuild_requests(key: str, weeks: list[dt.date], reason: str) -> list[dg.RunRequest]:
+    """One run per range of consecutive weeks; ``key`` makes the run key unique to what prompted them."""
     return [
         dg.RunRequest(
-            run_key=f"landing-{month.month:%Y-%m}-{month.sha256[:16]}-{run[0]}",
-            tags={RANGE_TAGS[0]: run[0].isoformat(), RANGE_TAGS[1]: run[-1].isoformat(),
-                  "ecommerce/landing": f"{month.name} {month.sha256[:16]}"},
+            run_key=f"landing-{key}-{run[0]}",
+            tags={RANGE_TAGS[0]: run[0].isoformat(), RANGE_TAGS[1]: run[-1].isoformat(), "ecommerce/landing": reason},
         )
         for run in consecutive(weeks)
     ]
+
+
+def read_before_a_change(instance: dg.DagsterInstance, after: int | None, now: dict[str, LandedMonth]) -> tuple[set[dt.date], int | None]:
+    """Weeks whose raw_events materializations since storage id ``after`` read a dump that has changed
+    since (a month landed again while a run was splitting it), and the last storage id looked at."""
+    weeks: set[dt.date] = set()
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=RAW, after_storage_id=after), limit=1000,
+                                              ascending=True).records
+    for record in records:
+        read = record.asset_materialization.metadata.get(LANDING_READ) if record.asset_materialization else None
+        if read and any(name in now and outdated(version, now[name]) for name, version in read.value.items()):
+            weeks.add(dt.date.fromisoformat(record.partition_key))
+        after = record.storage_id
+    return weeks, after
 
 
 @dg.sensor(
@@ -88,7 +103,7 @@ def rebuild_requests(month: LandedMonth, weeks: list[dt.date]) -> list[dg.RunReq
 )
 def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
     cursor = json.loads(context.cursor or "{}")
-    reload_asked = cursor.pop(RELOAD, None)
+    reload_asked, checked = cursor.pop(RELOAD, None), cursor.pop(CHECKED, None)
     known = {name: (stamp, checksum) for name, (stamp, checksum) in cursor.items()}
     store = lake.lake
     if current().last_month is None and (past := [m for m in store.months_in_landing() if m >= SPAN.months_end]):
@@ -103,7 +118,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> d
     months = [dt.date.fromisoformat(key) for key in monthly_partitions_def.get_partition_keys()]
     landed = landed_months(store, months, known)
     built = set(context.instance.get_materialized_partitions(RAW)) & set(weekly_partitions_def.get_partition_keys())
-    observations, requests = [], []
+    observations, requests, requested = [], [], set()
     for month in landed:
         key = month.month.isoformat()
         previous = recorded_version(context.instance, key)
@@ -115,10 +130,17 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> d
                       "previous_sha256": previous or "", "read_to_hash": month.hashed},
         ))
         weeks = weeks_to_build(month, built, first_seen=previous is None)
-        requests += rebuild_requests(month, weeks)
+        requests += rebuild_requests(f"{month.month:%Y-%m}-{month.sha256[:16]}", weeks, f"{month.name} {month.sha256[:16]}")
+        requested.update(weeks)
         if weeks:
             change = "is new" if previous is None else f"changed ({previous[:12]} -> {month.sha256[:12]})"
             context.log.info(f"{month.name} {change}: building weeks {', '.join(map(str, weeks))}")
+    # A run that split a month just before it changed may record its weeks after the change was seen.
+    stale, checked = read_before_a_change(context.instance, checked, {m.name: m for m in landed})
+    if stale := sorted(stale - requested):
+        requests += rebuild_requests(f"reread-{checked}", stale, "read before a change")
+        context.log.info(f"weeks {', '.join(map(str, stale))} were split from a dump that has changed since: building them again")
     state = {m.name: [m.stamp, m.sha256] for m in landed}
-    context.update_cursor(json.dumps({**state, **({RELOAD: reload_asked} if reload_asked else {})}, sort_keys=True))
+    extra = {CHECKED: checked, **({RELOAD: reload_asked} if reload_asked else {})}
+    context.update_cursor(json.dumps({**state, **extra}, sort_keys=True))
     return dg.SensorResult(run_requests=requests, asset_events=observations)
