@@ -122,6 +122,14 @@ def test_a_redelivered_month_makes_exactly_its_weeks_stale_and_reruns_those_buil
         assert watcher.tick() == ({}, [])
         assert json.loads(watcher.cursor)[october.name][1] == landing_versions.sha256_of(october)
 
+        # October redelivered and its new version recorded by hand (as "Observe" in the UI does) before the
+        # sensor's tick: the tick
+        # records nothing more, and still reruns October's built weeks.
+        again = land(_changed(october, tmp_path / "october"), landing, replace=True)
+        instance.report_runless_asset_event(dg.AssetObservation(
+            asset_key=LANDING, partition="2019-10-01", tags={"dagster/data_version": again.sha256}))
+        assert watcher.tick() == ({}, [("2019-10-07", "2019-10-07"), ("2019-10-28", "2019-10-28")])
+
 
 @pytest.mark.stack
 def test_on_s3_a_month_replaced_by_another_tool_reruns_its_weeks(tmp_path, months, monkeypatch):

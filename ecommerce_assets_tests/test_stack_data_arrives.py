@@ -7,10 +7,14 @@ on S3, Spark standalone) with no month or week setting: the partitions follow wh
   location, the partitions grow to 2019-12-30, and the sensor launches one run for the half week December
   completes and December's new weeks (2019-11-25..2019-12-30), and nothing else. That half week's raw rows
   then come from both months, and the row accounting holds for every week.
+- October landed again, identical: nothing. November redelivered, corrected: one run of exactly the weeks
+  holding its days (2019-10-28..2019-11-25), whose rows are then the corrected file's, and nothing more.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import json
 from collections.abc import Iterator
 
@@ -19,13 +23,16 @@ import pytest
 from ecommerce_assets.lib.generator.synthetic import generate, parse_months
 from ecommerce_assets.lib.lake import S3Lake
 from ecommerce_assets.lib.landing_copy import land_on_s3
+from ecommerce_assets_tests.helpers import lines_by_week
 from ecommerce_assets_tests.services import LAUNCH, WEEKLY_KEYS, graphql
 from ecommerce_assets_tests.stack_support import (
     BUCKET,
+    SENSOR,
     TERMINAL,
     ProductionStack,
     all_runs,
     production_stack,
+    sensor_selector,
     stop_sensor,
     wait_for,
 )
@@ -56,6 +63,11 @@ def partition_keys(stack: ProductionStack, asset: str) -> list[str]:
     node = graphql(stack.graphql_url, KEYS, {"key": {"path": [asset]}})["assetNodeOrError"]
     assert node["__typename"] == "AssetNode", node
     return node["partitionKeys"]
+
+
+def sensor_ticks(stack: ProductionStack, name: str) -> list[dict]:
+    sensor = graphql(stack.graphql_url, SENSOR, {"selector": sensor_selector(name)})["sensorOrError"]
+    return sensor["sensorState"]["ticks"]
 
 
 def manifest(stack: ProductionStack, key: str) -> dict:
@@ -103,3 +115,37 @@ def test_a_new_month_extends_the_partitions_and_its_weeks_are_built(stack, tmp_p
     for week in weeks:
         raw, clean = manifest(stack, f"raw/events/week={week}"), manifest(stack, f"clean/events/week={week}")
         assert raw["rows"] == clean["raw_rows"] == clean["clean_rows"] + clean["duplicates"] + clean["rejected_rows"], week
+
+
+
+def test_a_redelivered_month_reruns_exactly_its_weeks_and_an_identical_one_nothing(stack, tmp_path):
+    store = S3Lake(stack.s3(), BUCKET, "lake", tmp_path / "staging")
+    october, november, december = generate(tmp_path / "again", SCALE, parse_months("2019-10..2019-12"), seed=SEED)
+    assert not land_on_s3(october, store).copied  # the same bytes: nothing changes, nothing runs
+    # November delivered again, corrected: its last day dropped.
+    lines = gzip.decompress(november.read_bytes()).splitlines(keepends=True)
+    corrected = tmp_path / "corrected" / november.name
+    corrected.parent.mkdir()
+    corrected.write_bytes(gzip.compress(b"".join(line for line in lines if not line.startswith(b"2019-11-30"))))
+    before = {run["runId"] for run in all_runs(stack)}
+    replaced = land_on_s3(corrected, store, replace=True)
+    assert replaced.replaced is not None and replaced.weeks[0] == dt.date(2019, 10, 28)
+
+    def new_runs():
+        runs = [run for run in all_runs(stack) if run["runId"] not in before]
+        return runs if runs and all(run["status"] in TERMINAL for run in runs) else None
+
+    runs = wait_for(new_runs, "the landing sensor's rerun of November's weeks", 900)
+    assert [(run["jobName"], run["status"]) for run in runs] == [("weekly_events_job", "SUCCESS")], runs
+    tags = runs[0]["tags"]
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == ("2019-10-28", "2019-11-25")
+    # Each rerun week holds the corrected file's lines (and October's or December's where it spans them).
+    landed = lines_by_week([october, corrected, december])
+    for week in ("2019-10-28", "2019-11-04", "2019-11-11", "2019-11-18", "2019-11-25"):
+        raw, clean = manifest(stack, f"raw/events/week={week}"), manifest(stack, f"clean/events/week={week}")
+        assert raw["rows"] == clean["raw_rows"] == len(landed[dt.date.fromisoformat(week)]), week
+    # Two more ticks of the sensor after the run: nothing else is launched.
+    finished = max(run["endTime"] for run in runs)
+    wait_for(lambda: len([t for t in sensor_ticks(stack, "landing_sensor") if t["timestamp"] > finished]) >= 2,
+             "two landing_sensor ticks after the rerun", 180)
+    assert [run["runId"] for run in all_runs(stack) if run["runId"] not in before] == [runs[0]["runId"]]

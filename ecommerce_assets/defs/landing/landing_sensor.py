@@ -121,14 +121,18 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> d
     observations, requests, requested = [], [], set()
     for month in landed:
         key = month.month.isoformat()
-        previous = recorded_version(context.instance, key)
+        recorded = recorded_version(context.instance, key)
+        # What this sensor saw last, else what was recorded: an "Observe" by hand records a new version
+        # without hiding the change from the sensor.
+        previous = known[month.name][1] if month.name in known else recorded
+        if recorded != month.sha256:
+            observations.append(dg.AssetObservation(
+                asset_key=LANDING, partition=key, tags={DATA_VERSION_TAG: month.sha256},
+                metadata={"file": month.name, "bytes": month.size, "sha256": month.sha256,
+                          "previous_sha256": recorded or "", "read_to_hash": month.hashed},
+            ))
         if previous == month.sha256:
             continue
-        observations.append(dg.AssetObservation(
-            asset_key=LANDING, partition=key, tags={DATA_VERSION_TAG: month.sha256},
-            metadata={"file": month.name, "bytes": month.size, "sha256": month.sha256,
-                      "previous_sha256": previous or "", "read_to_hash": month.hashed},
-        ))
         weeks = weeks_to_build(month, built, first_seen=previous is None)
         requests += rebuild_requests(f"{month.month:%Y-%m}-{month.sha256[:16]}", weeks, f"{month.name} {month.sha256[:16]}")
         requested.update(weeks)
