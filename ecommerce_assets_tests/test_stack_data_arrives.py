@@ -70,6 +70,12 @@ def sensor_ticks(stack: ProductionStack, name: str) -> list[dict]:
     return sensor["sensorState"]["ticks"]
 
 
+def runs_since(stack: ProductionStack, before: set[str]) -> list[dict] | None:
+    """The runs not in ``before``, once there is one and all have finished."""
+    runs = [run for run in all_runs(stack) if run["runId"] not in before]
+    return runs if runs and all(run["status"] in TERMINAL for run in runs) else None
+
+
 def manifest(stack: ProductionStack, key: str) -> dict:
     return json.loads(stack.s3().get_object(Bucket=BUCKET, Key=f"lake/{key}/_manifest.json")["Body"].read())
 
@@ -99,11 +105,7 @@ def test_a_new_month_extends_the_partitions_and_its_weeks_are_built(stack, tmp_p
     assert weeks == [*NINE_WEEKS, "2019-12-02", "2019-12-09", "2019-12-16", "2019-12-23", "2019-12-30"]
     assert partition_keys(stack, "landing_files")[-1] == "2019-12-01"
 
-    def december_runs():
-        runs = [run for run in all_runs(stack) if run["runId"] not in before]
-        return runs if runs and all(run["status"] in TERMINAL for run in runs) else None
-
-    runs = wait_for(december_runs, "the landing sensor's run for December", 900)
+    runs = wait_for(lambda: runs_since(stack, before), "the landing sensor's run for December", 900)
     assert [(run["jobName"], run["status"]) for run in runs] == [("weekly_events_job", "SUCCESS")], runs
     tags = runs[0]["tags"]
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == DECEMBER_RUN
@@ -131,11 +133,7 @@ def test_a_redelivered_month_reruns_exactly_its_weeks_and_an_identical_one_nothi
     replaced = land_on_s3(corrected, store, replace=True)
     assert replaced.replaced is not None and replaced.weeks[0] == dt.date(2019, 10, 28)
 
-    def new_runs():
-        runs = [run for run in all_runs(stack) if run["runId"] not in before]
-        return runs if runs and all(run["status"] in TERMINAL for run in runs) else None
-
-    runs = wait_for(new_runs, "the landing sensor's rerun of November's weeks", 900)
+    runs = wait_for(lambda: runs_since(stack, before), "the landing sensor's rerun of November's weeks", 900)
     assert [(run["jobName"], run["status"]) for run in runs] == [("weekly_events_job", "SUCCESS")], runs
     tags = runs[0]["tags"]
     assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == ("2019-10-28", "2019-11-25")
